@@ -1,0 +1,34 @@
+# Finds every dependency from the system or the torch wheel; nothing is downloaded.
+#   LibTorch: the `torch` wheel from PyPI (or any LibTorch 2.x) through CMAKE_PREFIX_PATH
+#   yaml-cpp, nlohmann_json, SentencePiece, GoogleTest: Debian packages
+#   Gloo headers (libgloo-dev): for ProcessGroupGloo; the wheel ships the library, not them
+
+find_package(Torch REQUIRED)
+find_package(Threads REQUIRED)
+find_package(yaml-cpp REQUIRED)
+# yaml-cpp 0.7 (Debian 12) exports `yaml-cpp`; 0.8 exports `yaml-cpp::yaml-cpp`.
+if(TARGET yaml-cpp::yaml-cpp)
+  set(TT_YAML_CPP_TARGET yaml-cpp::yaml-cpp)
+else()
+  set(TT_YAML_CPP_TARGET yaml-cpp)
+endif()
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(SentencePiece REQUIRED)
+
+find_path(TT_GLOO_INCLUDE_DIR gloo/algorithm.h DOC "Gloo headers (Debian: libgloo-dev)")
+if(TT_GLOO_INCLUDE_DIR)
+  message(STATUS "torchtune_cpp: Gloo headers in ${TT_GLOO_INCLUDE_DIR} (CPU process groups on)")
+else()
+  message(STATUS "torchtune_cpp: no Gloo headers; CPU process groups off (install libgloo-dev)")
+endif()
+
+# CUDA: on when this LibTorch was built with it (the PyPI wheel is), unless turned off.
+set(TT_CUDA_ENABLED OFF)
+if(TORCH_CUDA_LIBRARIES OR TARGET torch_cuda)
+  if(NOT TT_WITH_CUDA STREQUAL "OFF")
+    set(TT_CUDA_ENABLED ON)
+  endif()
+elseif(TT_WITH_CUDA STREQUAL "ON")
+  message(FATAL_ERROR "TT_WITH_CUDA=ON but this LibTorch has no CUDA; point CMAKE_PREFIX_PATH at a CUDA build")
+endif()
+message(STATUS "torchtune_cpp: LibTorch ${Torch_VERSION}, CUDA ${TT_CUDA_ENABLED}")

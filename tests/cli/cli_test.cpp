@@ -1,0 +1,215 @@
+// `tune` end to end: every subcommand run as a user runs it, checking output, files and
+// exit status; the committed broken configs each give their expected message.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int status = -1;  // exit status; 128+signal if killed
+  std::string out;  // stdout and stderr together
+};
+
+Result run(const std::string& args, const std::string& env = "") {
+  std::string cmd = env + " " + std::string(TT_BINARY_DIR) + "/tune " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  Result r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
+  int st = pclose(pipe);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+std::string src(const std::string& rel) { return std::string(TT_SOURCE_DIR) + "/" + rel; }
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  fs::path tmp;
+  void SetUp() override {
+    tmp = fs::temp_directory_path() /
+          ("tt_cli_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+  }
+  void TearDown() override { fs::remove_all(tmp); }
+};
+
+TEST_F(Cli, LsPrintsTorchtunesTable) {
+  Result r = run("ls");
+  ASSERT_EQ(r.status, 0) << r.out;
+  char header[100];
+  std::snprintf(header, sizeof header, "%-40s %-40s\n", "RECIPE", "CONFIG");
+  EXPECT_EQ(r.out.rfind(header, 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("full_finetune_single_device              llama2/7B_full_low_memory"), std::string::npos);
+  EXPECT_NE(r.out.find("full_finetune_distributed                llama2/7B_full"), std::string::npos);
+  EXPECT_NE(r.out.find("\n                                         llama2/13B_full"), std::string::npos);
+}
+
+TEST_F(Cli, HelpEverywhereAndUnknownSubcommand) {
+  for (const char* sub : {"--help", "ls --help", "cp --help", "cat --help", "validate --help", "run --help"}) {
+    Result r = run(sub);
+    EXPECT_EQ(r.status, 0) << sub << ": " << r.out;
+    EXPECT_NE(r.out.find("usage: tune"), std::string::npos) << sub;
+  }
+  Result r = run("valdate x");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("error: tune: unknown subcommand 'valdate'. Did you mean 'validate'?"), std::string::npos) << r.out;
+  r = run("download meta-llama/Llama-2-7b-hf");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("checkpointer.checkpoint_dir"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, CatPrintsBuiltinConfigs) {
+  Result r = run("cat llama2/7B_full");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("model:\n    _component_: torchtune.models.llama2.llama2_7b\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    checkpoint_files:\n    - pytorch_model-00001-of-00002.bin\n"), std::string::npos);
+  EXPECT_EQ(r.out.find('#'), std::string::npos);  // comments dropped, as yaml.dump does
+  Result sorted = run("cat llama2/7B_full --sort");
+  ASSERT_EQ(sorted.status, 0);
+  EXPECT_LT(sorted.out.find("batch_size:"), sorted.out.find("checkpointer:"));
+  Result recipe = run("cat full_finetune_distributed");
+  EXPECT_EQ(recipe.status, 1);
+  EXPECT_NE(recipe.out.find("is a recipe, not a config"), std::string::npos) << recipe.out;
+  Result txt = run("cat notes.txt");
+  EXPECT_EQ(txt.status, 1);
+  EXPECT_NE(txt.out.find("neither a built-in config"), std::string::npos) << txt.out;
+}
+
+TEST_F(Cli, CpCopiesConfigsWithTorchtunesRules) {
+  Result r = run("cp llama2/7B_full " + (tmp / "mine.yml").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Copied file to " + (tmp / "mine.yaml").string()), std::string::npos) << r.out;
+  EXPECT_EQ(read(tmp / "mine.yaml"), read(src("configs/llama2/7B_full.yaml")));
+  std::ofstream(tmp / "keep.yaml") << "mine: 1\n";
+  r = run("cp -n llama2/7B_full " + (tmp / "keep.yaml").string());
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("not overwriting"), std::string::npos);
+  EXPECT_EQ(read(tmp / "keep.yaml"), "mine: 1\n");
+  r = run("cp llama2/7B_full " + (tmp / "a/b/c.yaml").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("--make-parents"), std::string::npos) << r.out;
+  r = run("cp --make-parents llama2/7B_full " + (tmp / "a/b/c.yaml").string());
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(tmp / "a/b/c.yaml"));
+  r = run("cp llama2/70B_nope " + tmp.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.out.find("Invalid file name: llama2/70B_nope"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, CpCopiesARecipeSourceWithItsCMakeSnippet) {
+  // A data folder standing in for an installation that ships a recipe source.
+  fs::create_directories(tmp / "share/configs");
+  fs::create_directories(tmp / "share/recipes");
+  std::ofstream(tmp / "share/recipes/full_finetune_single_device.cpp") << "int main() {}\n";
+  std::string env = "TTCPP_DATA_DIR=" + (tmp / "share").string();
+  Result r = run("cp full_finetune_single_device " + (tmp / "out/my_recipe").string() + " --make-parents", env);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(read(tmp / "out/my_recipe.cpp"), "int main() {}\n");
+  std::string cmake = read(tmp / "out/CMakeLists.txt");
+  EXPECT_NE(cmake.find("find_package(torchtune_cpp REQUIRED)"), std::string::npos);
+  EXPECT_NE(cmake.find("add_executable(my_recipe my_recipe.cpp)"), std::string::npos);
+  EXPECT_NE(cmake.find("torchtune_cpp::torchtune_cpp"), std::string::npos);
+}
+
+TEST_F(Cli, ValidateAcceptsAWellFormedConfig) {
+  Result r = run("validate " + src("tests/assets/configs/valid_minimal.yaml"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "Config is well-formed!\n");
+  r = run("validate " + src("tests/assets/configs/echo/unused_key.yaml"));
+  EXPECT_EQ(r.status, 1);  // echo.Greeting is not a component of `tune` itself
+  EXPECT_NE(r.out.find("warning: "), std::string::npos);
+  EXPECT_NE(r.out.find("top-level key 'batch_sise' is not read by this recipe"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Did you mean 'batch_size'?"), std::string::npos) << r.out;
+}
+
+// Every file in tests/assets/configs/broken/ states its expected exit status and message
+// parts in `# expect-exit:` / `# expect:` header lines.
+TEST_F(Cli, BrokenConfigSetGivesExpectedMessages) {
+  size_t count = 0;
+  for (const auto& entry : fs::directory_iterator(src("tests/assets/configs/broken"))) {
+    std::ifstream in(entry.path());
+    std::string line;
+    int want_exit = -1;
+    std::vector<std::string> parts;
+    while (std::getline(in, line) && line.rfind("# expect", 0) == 0) {
+      if (line.rfind("# expect-exit: ", 0) == 0) want_exit = std::stoi(line.substr(15));
+      if (line.rfind("# expect: ", 0) == 0) parts.push_back(line.substr(10));
+    }
+    SCOPED_TRACE(entry.path().filename().string());
+    ASSERT_GE(want_exit, 0) << "no '# expect-exit:' header";
+    Result r = run("validate " + entry.path().string());
+    EXPECT_EQ(r.status, want_exit) << r.out;
+    EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;
+    for (const std::string& p : parts) EXPECT_NE(r.out.find(p), std::string::npos) << "want: " << p << "\n got: " << r.out;
+    ++count;
+  }
+  EXPECT_GE(count, 9u);
+}
+
+TEST_F(Cli, RunStartsARecipeProgramWithOverrides) {
+  Result r = run(std::string("run ") + TT_ECHO_RECIPE + " --config " +
+                 src("tests/assets/configs/echo/greeting.yaml") + " output_dir=/cli greeting.loud=True");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("HELLO from /cli\nHELLO from /cli\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  text: from /cli\n"), std::string::npos) << r.out;  // resolved config printed
+}
+
+TEST_F(Cli, RunResolvesBuiltinConfigNames) {
+  Result r = run(std::string("run ") + TT_ECHO_RECIPE + " --config llama2/7B_full");
+  EXPECT_NE(r.out.find("config: "), std::string::npos) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("config: \\S*share/torchtune_cpp/configs/llama2/7B_full\\.yaml\n"))) << r.out;
+}
+
+TEST_F(Cli, RunErrors) {
+  std::string echo = TT_ECHO_RECIPE;
+  std::string cfg = src("tests/assets/configs/echo/greeting.yaml");
+  struct Case {
+    std::string args, want;
+  };
+  std::vector<Case> cases = {
+      {"run " + echo + " output_dir=/x", "The '--config' argument is required."},
+      {"run " + echo + " --config " + cfg + " --lr=1", "Additional flag arguments not supported: ['--lr=1']"},
+      {"run " + echo + " --config " + cfg + " greeting.txt=x", "unexpected keyword argument 'txt'. Did you mean 'text'?"},
+      {"run " + echo + " --config " + src("tests/assets/configs/echo/greeting_typo.yaml"),
+       "3 problems in the config:"},
+      {"run " + echo + " --config " + cfg + " ~greeting", "Removing components from CLI is not supported"},
+      {"run " + echo + " --config " + cfg + " a=b=c", "must be in the form of key=value"},
+      {"run " + echo + " --config /nonexistent.yaml", "/nonexistent.yaml: cannot open the config file"},
+      {"run full_finetune_singel_device --config x", "Did you mean 'full_finetune_single_device'?"},
+      {"run full_finetune_single_device --config x", "is not built in this installation"},
+      {"run --nproc_per_node 2 " + echo + " --config " + cfg, "multi-process launch is not available"},
+      {"run --bogus 1 " + echo, "unknown launcher option '--bogus'"},
+      {"run " + cfg + " --config " + cfg, "is not an executable program"},
+  };
+  for (const Case& c : cases) {
+    Result r = run(c.args);
+    EXPECT_EQ(r.status, 1) << c.args << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.want), std::string::npos) << c.args << "\nwant: " << c.want << "\n got: " << r.out;
+  }
+  Result typo = run("run " + echo + " --config " + src("tests/assets/configs/echo/greeting_typo.yaml"));
+  EXPECT_NE(typo.out.find("greeting_typo.yaml:4:8: greeting.txt"), std::string::npos) << typo.out;
+  EXPECT_NE(typo.out.find("greeting_typo.yaml:5:10: greeting.times: echo.Greeting needs an integer"), std::string::npos)
+      << typo.out;
+}
+
+}  // namespace

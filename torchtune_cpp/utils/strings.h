@@ -1,0 +1,23 @@
+// Small text helpers used in messages: did-you-mean suggestions and joining.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace tt {
+
+// Edit distance (insert, delete, substitute, each cost 1).
+size_t edit_distance(const std::string& a, const std::string& b);
+
+// Up to `max_count` candidates closest to `word`, nearest first; only those within a
+// distance that makes them plausible typos (or that share the word's last dotted segment).
+std::vector<std::string> closest_matches(const std::string& word,
+                                         const std::vector<std::string>& candidates,
+                                         size_t max_count = 3);
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep);
+
+// " Did you mean 'a' or 'b'?" or "" when nothing is close.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace tt
