@@ -32,3 +32,13 @@ elseif(TT_WITH_CUDA STREQUAL "ON")
   message(FATAL_ERROR "TT_WITH_CUDA=ON but this LibTorch has no CUDA; point CMAKE_PREFIX_PATH at a CUDA build")
 endif()
 message(STATUS "torchtune_cpp: LibTorch ${Torch_VERSION}, CUDA ${TT_CUDA_ENABLED}")
+
+# The shared C++ runtime, linked first by path (see torchtune_cpp/CMakeLists.txt).
+execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libstdc++.so.6
+                OUTPUT_VARIABLE _tt_stdcxx OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT IS_ABSOLUTE "${_tt_stdcxx}")
+  find_library(_tt_stdcxx_found NAMES libstdc++.so.6 stdc++ REQUIRED)
+  set(_tt_stdcxx "${_tt_stdcxx_found}")
+endif()
+get_filename_component(TT_LIBSTDCXX "${_tt_stdcxx}" REALPATH)
+message(STATUS "torchtune_cpp: C++ runtime ${TT_LIBSTDCXX}")
