@@ -167,11 +167,22 @@ TEST_F(Cli, BrokenConfigSetGivesExpectedMessages) {
 }
 
 TEST_F(Cli, RunStartsARecipeProgramWithOverrides) {
+  std::string out_dir = (tmp / "out").string();
   Result r = run(std::string("run ") + TT_ECHO_RECIPE + " --config " +
-                 src("tests/assets/configs/echo/greeting.yaml") + " output_dir=/cli greeting.loud=True");
+                 src("tests/assets/configs/echo/greeting.yaml") + " output_dir=" + out_dir +
+                 " greeting.loud=True");
   ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_NE(r.out.find("HELLO from /cli\nHELLO from /cli\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("  text: from /cli\n"), std::string::npos) << r.out;  // resolved config printed
+  EXPECT_NE(r.out.find("HELLO from " + out_dir + "\nHELLO from " + out_dir + "\n"), std::string::npos) << r.out;
+  // The resolved config is printed at start, as torchtune's log_config prints it...
+  EXPECT_NE(r.out.find("Running echo_recipe with resolved config:\n\ngreeting:\n  _component_: echo.Greeting\n"
+                       "  loud: true\n  text: from " + out_dir + "\n"),
+            std::string::npos) << r.out;
+  // ...and the config as given (overrides merged, interpolations kept) is saved.
+  EXPECT_EQ(read(tmp / "out" / "torchtune_config.yaml"),
+            "output_dir: " + out_dir +
+                "\ngreeting:\n  _component_: echo.Greeting\n  text: from ${output_dir}\n  times: 2\n"
+                "  loud: true\n");
+  EXPECT_FALSE(fs::exists(tmp / "out" / "torchtune_config.yaml.tmp"));
 }
 
 TEST_F(Cli, RunResolvesBuiltinConfigNames) {

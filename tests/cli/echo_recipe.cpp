@@ -43,7 +43,8 @@ int echo_main(int argc, char** argv) {
   std::cout << "config: " << args.config_path << "\n";
   tt::config::Config cfg = tt::config::Config::load(args.config_path, args.overrides);
   tt::config::enforce(tt::config::validate_config(cfg.raw(), {"greeting", "output_dir"}));
-  std::cout << tt::config::emit_yaml(cfg.resolved(), {2, true});
+  std::cout << tt::config::describe_resolved(cfg, "echo_recipe");
+  if (cfg.has("output_dir")) tt::config::save_as_given(cfg, cfg.get_string("output_dir"));
   if (cfg.has("greeting")) {
     Greeting g = tt::config::instantiate<Greeting>(cfg, "greeting", tt::config::Node::map());
     for (int64_t i = 0; i < g.times; ++i) std::cout << (g.loud ? "HELLO " : "hello ") << g.text << "\n";

@@ -1,6 +1,10 @@
 // Config loading and typed access.
 #include "torchtune_cpp/config/config.h"
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
 #include "torchtune_cpp/config/interpolate.h"
 #include "torchtune_cpp/config/overrides.h"
 #include "torchtune_cpp/config/yaml_io.h"
@@ -39,6 +43,31 @@ const Node& Config::node(const std::string& key) const {
   TT_CHECK(n != nullptr, origin_, "missing required key '", key, "'; add it to the config or pass ",
            key, "=<value> on the command line");
   return *n;
+}
+
+std::string describe_resolved(const Config& cfg, const std::string& recipe_name) {
+  return str("Running ", recipe_name, " with resolved config:\n\n",
+             emit_yaml(cfg.resolved(), EmitOptions{2, true}));
+}
+
+std::string save_as_given(const Config& cfg, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  TT_CHECK(!ec, dir, "cannot create the output folder (", ec.message(),
+           "); choose a writable output_dir");
+  fs::path path = fs::path(dir) / "torchtune_config.yaml";
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << emit_yaml(cfg.raw(), EmitOptions{2, false});
+    out.flush();
+    TT_CHECK(out.good(), tmp.string(), "could not write the config (disk full or read-only?)");
+  }
+  fs::rename(tmp, path, ec);
+  TT_CHECK(!ec, path.string(), "could not move the config into place (", ec.message(), ")");
+  return path.string();
 }
 
 int64_t to_int(const Node& node, const std::string& where) {

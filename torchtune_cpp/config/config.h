@@ -57,6 +57,15 @@ class Config {
   std::string origin_;
 };
 
+// torchtune's log_config text: "Running <recipe> with resolved config:" and the resolved
+// config as YAML with sorted keys. Recipes print it at start.
+std::string describe_resolved(const Config& cfg, const std::string& recipe_name);
+
+// Writes the config as given (overrides merged, interpolations kept) to
+// <dir>/torchtune_config.yaml, as torchtune's DiskLogger does; returns the path. Written to
+// a temporary name and renamed, so the file is never half-written.
+std::string save_as_given(const Config& cfg, const std::string& dir);
+
 // Typed reads of a scalar node; `where` names it in the error.
 int64_t to_int(const Node& node, const std::string& where);
 double to_double(const Node& node, const std::string& where);
