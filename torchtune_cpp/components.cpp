@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "torchtune_cpp/config/registry.h"
+#include "torchtune_cpp/models/llama2/model_builders.h"
 
 namespace tt {
 
@@ -40,7 +41,10 @@ void register_unsupported_torchtune_components() {
 
 void register_builtin_components() {
   static std::once_flag once;
-  std::call_once(once, [] { register_unsupported_torchtune_components(); });
+  std::call_once(once, [] {
+    register_unsupported_torchtune_components();
+    llama2::register_llama2_models();
+  });
 }
 
 }  // namespace tt

@@ -1,0 +1,93 @@
+// Cross-entropy losses, including the fused chunked variant.
+#include "torchtune_cpp/modules/loss.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "torchtune_cpp/utils/check.h"
+
+namespace tt {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+constexpr int64_t kSum = 2;   // at::Reduction::Sum
+constexpr int64_t kMean = 1;  // at::Reduction::Mean
+
+// Sum of CE over one chunk, computed exactly as torchtune does (fp32 logits).
+at::Tensor chunk_ce_sum(const at::Tensor& logits, const at::Tensor& labels, int64_t ignore_index) {
+  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}),
+                                labels.reshape({-1}), {}, kSum, ignore_index);
+}
+
+struct FusedChunkedCE : torch::autograd::Function<FusedChunkedCE> {
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor hidden, at::Tensor weight,
+                            at::Tensor labels, int64_t num_chunks, int64_t ignore_index) {
+    at::NoGradGuard no_grad;
+    const bool need_grad = ctx->needs_input_grad(0) || ctx->needs_input_grad(1);
+    at::Tensor kept = (labels != ignore_index).sum().to(at::kFloat);
+    at::Tensor total = at::zeros({}, hidden.options().dtype(at::kFloat));
+    at::Tensor grad_hidden = need_grad ? at::empty_like(hidden) : at::Tensor();
+    at::Tensor grad_weight = need_grad ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat))
+                                       : at::Tensor();
+    auto h_chunks = hidden.chunk(num_chunks, 1);
+    auto l_chunks = labels.chunk(num_chunks, 1);
+    auto g_chunks = need_grad ? grad_hidden.chunk(num_chunks, 1) : std::vector<at::Tensor>{};
+    for (size_t c = 0; c < h_chunks.size(); ++c) {
+      at::Tensor logits = at::linear(h_chunks[c], weight).to(at::kFloat);  // [B, t, V]
+      at::Tensor flat_labels = l_chunks[c].reshape({-1});
+      at::Tensor logp = at::log_softmax(logits.reshape({-1, logits.size(-1)}), -1);  // [B*t, V]
+      total += at::nll_loss(logp, flat_labels, {}, kSum, ignore_index);
+      if (!need_grad) continue;
+      // d(sum CE)/d logits = softmax - onehot(label), zero on ignored rows.
+      at::Tensor valid = (flat_labels != ignore_index);
+      at::Tensor g = logp.exp_();
+      g.scatter_add_(1, flat_labels.clamp_min(0).unsqueeze(1),
+                     -valid.to(at::kFloat).unsqueeze(1));
+      g.mul_(valid.unsqueeze(1));
+      at::Tensor g_low = g.to(hidden.scalar_type());                      // [B*t, V]
+      at::Tensor h_flat = h_chunks[c].reshape({-1, hidden.size(-1)});     // [B*t, D]
+      g_chunks[c].copy_(at::mm(g_low, weight).view_as(h_chunks[c]));
+      grad_weight.addmm_(g_low.t(), h_flat);
+    }
+    if (need_grad) ctx->save_for_backward({grad_hidden, grad_weight, kept});
+    ctx->saved_data["weight_dtype"] = static_cast<int64_t>(weight.scalar_type());
+    return total / kept;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    variable_list saved = ctx->get_saved_variables();
+    at::Tensor scale = grad_out[0].to(at::kFloat) / saved[2];
+    auto weight_dtype = static_cast<at::ScalarType>(ctx->saved_data["weight_dtype"].toInt());
+    at::Tensor gh = (saved[0].to(at::kFloat) * scale).to(saved[0].scalar_type());
+    at::Tensor gw = (saved[1] * scale).to(weight_dtype);
+    return {gh, gw, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels, int64_t ignore_index) {
+  return at::cross_entropy_loss(logits.to(at::kFloat).reshape({-1, logits.size(-1)}),
+                                labels.reshape({-1}), {}, kMean, ignore_index);
+}
+
+at::Tensor chunked_cross_entropy(const std::vector<at::Tensor>& chunks, const at::Tensor& labels,
+                                 int64_t ignore_index) {
+  auto label_chunks = labels.chunk(static_cast<int64_t>(chunks.size()), 1);
+  TT_CHECK(label_chunks.size() == chunks.size(), "loss",
+           "labels split into ", label_chunks.size(), " chunks but the model gave ", chunks.size());
+  at::Tensor total = chunk_ce_sum(chunks[0], label_chunks[0], ignore_index);
+  for (size_t i = 1; i < chunks.size(); ++i)
+    total = total + chunk_ce_sum(chunks[i], label_chunks[i], ignore_index);
+  return total / (labels != ignore_index).sum();
+}
+
+at::Tensor fused_chunked_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight,
+                                       const at::Tensor& labels, int64_t num_chunks,
+                                       int64_t ignore_index) {
+  return FusedChunkedCE::apply(hidden, weight, labels, num_chunks, ignore_index);
+}
+
+}  // namespace tt

@@ -1,0 +1,33 @@
+// Cross-entropy losses over next-token labels (already shifted; -100 ignored):
+//   cross_entropy          torch.nn.CrossEntropyLoss on fp32 logits, mean over kept tokens
+//   chunked_cross_entropy  torchtune's CEWithChunkedOutputLoss: per-chunk fp32 CE summed,
+//                          divided by the number of kept tokens
+//   fused_chunked_cross_entropy  the same value from the final hidden states and the output
+//                          weight, computing each chunk's logits, loss and gradient in turn,
+//                          so [B, T, V] logits never exist at once (forward or backward)
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+namespace tt {
+
+constexpr int64_t kIgnoreIndex = -100;
+
+// logits [B, T, V] (any float dtype), labels [B, T] -> scalar fp32.
+at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels,
+                         int64_t ignore_index = kIgnoreIndex);
+
+// chunks: n tensors [B, T/n, V] (model dtype), labels [B, T] -> scalar fp32.
+at::Tensor chunked_cross_entropy(const std::vector<at::Tensor>& chunks, const at::Tensor& labels,
+                                 int64_t ignore_index = kIgnoreIndex);
+
+// hidden [B, T, D], weight [V, D], labels [B, T] -> scalar fp32, equal to
+// chunked_cross_entropy(chunks of linear(hidden, weight), labels); differentiable in hidden
+// and weight.
+at::Tensor fused_chunked_cross_entropy(const at::Tensor& hidden, const at::Tensor& weight,
+                                       const at::Tensor& labels, int64_t num_chunks,
+                                       int64_t ignore_index = kIgnoreIndex);
+
+}  // namespace tt

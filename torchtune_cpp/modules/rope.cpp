@@ -1,0 +1,40 @@
+// Rotary positional embeddings.
+#include "torchtune_cpp/modules/rope.h"
+
+#include "torchtune_cpp/utils/check.h"
+
+namespace tt {
+
+RopeCache make_rope_cache(int64_t head_dim, int64_t max_seq_len, double base, at::Device device) {
+  auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
+  // theta = 1 / base ** (arange(0, hd, 2)[:hd//2].float() / hd)
+  at::Tensor exponents = at::arange(0, head_dim, 2, f32.dtype(at::kLong)).slice(0, 0, head_dim / 2)
+                             .to(at::kFloat) / static_cast<double>(head_dim);
+  at::Tensor theta = 1.0 / at::pow(base, exponents);
+  at::Tensor positions = at::arange(max_seq_len, f32);
+  at::Tensor angles = at::outer(positions, theta);  // [S, hd/2]
+  return RopeCache{angles.cos(), angles.sin()};
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const RopeCache& cache,
+                      const std::optional<at::Tensor>& input_pos) {
+  const int64_t B = x.size(0), T = x.size(1), hd = x.size(3);
+  TT_CHECK(T <= cache.cos.size(0), "model.max_seq_len",
+           "sequence of ", T, " tokens is longer than the model's max_seq_len ", cache.cos.size(0),
+           "; raise max_seq_len or shorten the samples (tokenizer.max_seq_len)");
+  at::Tensor cos, sin;  // broadcastable to [B, T, 1, hd/2]
+  if (input_pos.has_value()) {
+    at::Tensor pos = input_pos->to(at::kLong);
+    cos = cache.cos.index_select(0, pos.reshape(-1)).view({B, T, 1, hd / 2});
+    sin = cache.sin.index_select(0, pos.reshape(-1)).view({B, T, 1, hd / 2});
+  } else {
+    cos = cache.cos.slice(0, 0, T).view({1, T, 1, hd / 2});
+    sin = cache.sin.slice(0, 0, T).view({1, T, 1, hd / 2});
+  }
+  at::Tensor xs = x.to(at::kFloat).reshape({B, T, x.size(2), hd / 2, 2});
+  at::Tensor x0 = xs.select(-1, 0), x1 = xs.select(-1, 1);
+  at::Tensor out = at::stack({x0 * cos - x1 * sin, x1 * cos + x0 * sin}, -1);
+  return out.flatten(3).to(x.scalar_type());
+}
+
+}  // namespace tt
