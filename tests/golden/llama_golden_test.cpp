@@ -15,6 +15,7 @@
 #include "torchtune_cpp/models/llama2/convert_weights.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/modules/loss.h"
+#include "torchtune_cpp/modules/masks.h"
 #include "torchtune_cpp/modules/transformer.h"
 
 namespace tt {
@@ -97,8 +98,14 @@ void check_fp32(const Fixture& f, at::Device dev, double tol) {
     at::Tensor g_hf = llama2::tune_to_hf_tensor(key, p.grad().cpu(), f.shape);
     EXPECT_CLOSE(g_hf, f.ref.tensor("grad." + llama2::tune_to_hf_key(key)), tol);
   }
-  // A packed batch: two documents, positions restarting, block-causal mask.
+  // A packed batch: two documents, positions restarting, block-causal mask. Our mask and
+  // positions from the document lengths equal torchtune's.
   at::NoGradGuard no_grad;
+  std::vector<int64_t> lens;
+  at::Tensor len_t = f.ref.tensor("packed_seq_lens");
+  for (int64_t i = 0; i < len_t.numel(); ++i) lens.push_back(len_t[i].item<int64_t>());
+  EXPECT_TRUE(at::equal(block_causal_mask({lens}), f.tt_ref.tensor("packed_mask")));
+  EXPECT_TRUE(at::equal(packed_input_pos({lens}), f.ref.tensor("packed_input_pos")));
   ForwardInputs packed{f.ref.tensor("packed_tokens").to(dev), f.tt_ref.tensor("packed_mask").to(dev),
                        f.ref.tensor("packed_input_pos").to(dev)};
   at::Tensor packed_logits = forward(*m, packed);

@@ -20,6 +20,7 @@
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/modules/loss.h"
 #include "torchtune_cpp/modules/transformer.h"
+#include "torchtune_cpp/training/precision.h"
 
 namespace tt {
 namespace {
@@ -162,6 +163,16 @@ TEST(Model, ConversionRefusesUnknownKeysWithTorchtunesMessage) {
   EXPECT_TRUE(at::equal(k_tune[2], k[1]));  // tune[h*hd + 2i] = hf[h*hd + i]
   EXPECT_TRUE(at::equal(k_tune[3], k[5]));  // tune[h*hd + 2i + 1] = hf[h*hd + hd/2 + i]
   EXPECT_TRUE(at::equal(llama2::tune_to_hf_tensor("layers.0.attn.k_proj.weight", k_tune, s), k));
+}
+
+TEST(Precision, DtypesAsTorchtune) {
+  EXPECT_EQ(training_dtype(std::nullopt, at::kCPU), at::kFloat);
+  EXPECT_EQ(training_dtype(std::string("fp32"), at::kCPU), at::kFloat);
+  EXPECT_EQ(training_dtype(std::string("bf16"), at::kCPU), at::kBFloat16);
+  testing::expect_error([] { training_dtype(std::string("fp16"), at::kCPU); },
+                        {"dtype", "full fp16 training is not supported with this recipe. Please use bf16 or fp32 instead."});
+  testing::expect_error([] { training_dtype(std::string("bfloat16"), at::kCPU, "c.yaml:3:8: dtype"); },
+                        {"c.yaml:3:8: dtype", "unknown dtype 'bfloat16'"});
 }
 
 TEST(Safetensors, TruncatedAndCorruptFilesNameTheProblem) {
