@@ -6,6 +6,7 @@
 
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
+#include "torchtune_cpp/models/llama2/tokenizer.h"
 
 namespace tt {
 
@@ -44,6 +45,7 @@ void register_builtin_components() {
   std::call_once(once, [] {
     register_unsupported_torchtune_components();
     llama2::register_llama2_models();
+    llama2::register_llama2_tokenizer();
   });
 }
 

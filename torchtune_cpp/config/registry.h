@@ -82,6 +82,8 @@ class Kwargs {
 
   // Given (or defaulted) and not null.
   bool has(const std::string& name) const;
+  // Written in the config (or at the call site), null included; false when defaulted.
+  bool given(const std::string& name) const { return fields_.find(name) != nullptr; }
   // The given value, else the declared default.
   const Node& node(const std::string& name) const;
   // "optimizer.lr (file:line:col)".
