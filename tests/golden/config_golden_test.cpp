@@ -32,15 +32,17 @@ const std::vector<std::string> kTorchtuneMessages = {
     "Additional flag arguments not supported", "Could not find key",
     "Removing components from CLI is not supported"};
 
-json to_json(const Node& n) {
+// The resolved config as JSON with Python's types (int, float, bool, None, str).
+template <class Json>
+Json to_json(const Node& n) {
   if (n.is_map()) {
-    json out = json::object();
-    for (const auto& [k, v] : n.entries) out[k] = to_json(v);
+    Json out = Json::object();
+    for (const auto& [k, v] : n.entries) out[k] = to_json<Json>(v);
     return out;
   }
   if (n.is_list()) {
-    json out = json::array();
-    for (const Node& item : n.items) out.push_back(to_json(item));
+    Json out = Json::array();
+    for (const Node& item : n.items) out.push_back(to_json<Json>(item));
     return out;
   }
   switch (n.scalar_type()) {
@@ -98,20 +100,6 @@ std::string compare(const ordered& want, const ordered& got) {
   return d.empty() ? "key order differs:\n want " + want.dump() + "\n got  " + got.dump() : d;
 }
 
-ordered to_ordered(const Node& n) {
-  if (n.is_map()) {
-    ordered out = ordered::object();
-    for (const auto& [k, v] : n.entries) out[k] = to_ordered(v);
-    return out;
-  }
-  if (n.is_list()) {
-    ordered out = ordered::array();
-    for (const Node& item : n.items) out.push_back(to_ordered(item));
-    return out;
-  }
-  return ordered::parse(to_json(n).dump());
-}
-
 TEST(ConfigGolden, MatchesTorchtuneOnEveryRecordedCase) {
   std::ifstream in(std::string(TT_SOURCE_DIR) + "/tests/assets/golden/config/cases.json");
   ASSERT_TRUE(in.good());
@@ -137,7 +125,7 @@ TEST(ConfigGolden, MatchesTorchtuneOnEveryRecordedCase) {
     ordered got;
     try {
       RecipeArgs args = parse_recipe_args(static_cast<int>(argv.size()), argv.data());
-      got = to_ordered(Config::load(args.config_path, args.overrides).resolved());
+      got = to_json<ordered>(Config::load(args.config_path, args.overrides).resolved());
     } catch (const Error& e) {
       error = e.what();
     }
