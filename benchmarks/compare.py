@@ -151,6 +151,9 @@ def fmt_status(row: dict | None) -> str:
 
 
 def print_table(entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        print("(no result rows)")
+        return
     header = ["bench", "device", "dtype", "BxT", "ours ms", "base ms", "ours tok/s",
               "base tok/s", "speed x", "ours MFU", "base MFU", "ours mem", "base mem",
               "mem x", "status"]
@@ -197,7 +200,15 @@ def main() -> int:
     sides = [("ours", args.ours), ("baseline", args.baseline)]
     if args.order == "baseline-first":
         sides.reverse()
-    results = {label: run_side(label, cmd, args.common_args, args.timeout) for label, cmd in sides}
+    results: dict[str, dict[str, Any]] = {}
+    for label, cmd in sides:
+        if results and not any(side["rows"] for side in results.values()):
+            # The first program gave nothing to compare against (bad arguments, missing
+            # binary): running the second would only spend time.
+            results[label] = {"command": cmd, "exit_code": None, "rows": [],
+                              "failure": "skipped: the other program produced no result lines"}
+            continue
+        results[label] = run_side(label, cmd, args.common_args, args.timeout)
 
     entries = pair_rows(results["ours"]["rows"], results["baseline"]["rows"])
     print_table(entries)

@@ -126,6 +126,10 @@ double StepTimer::stop() {
 void reset_peak_memory(const c10::Device& device) {
 #if defined(TT_WITH_CUDA)
   if (device.is_cuda()) {
+    // The caching allocator sizes its per-device tables on CUDA's lazy initialisation; its
+    // stats calls fail ("Invalid device argument") before that, e.g. ahead of the first
+    // allocation. Python's torch.cuda.reset_peak_memory_stats initialises implicitly.
+    at::globalContext().lazyInitDevice(c10::kCUDA);
     c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
   }
 #endif
@@ -135,6 +139,7 @@ void reset_peak_memory(const c10::Device& device) {
 int64_t peak_memory_bytes(const c10::Device& device) {
 #if defined(TT_WITH_CUDA)
   if (device.is_cuda()) {
+    at::globalContext().lazyInitDevice(c10::kCUDA);  // see reset_peak_memory
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
     return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)]
         .peak;

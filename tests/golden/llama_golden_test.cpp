@@ -150,6 +150,24 @@ TEST_P(LlamaGolden, FusedChunkedLossEqualsChunkedLossAndGradients) {
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_CLOSE(pa[i].second.grad(), pb[i].second.grad(), 1e-6);
 }
 
+TEST_P(LlamaGolden, FusedChunkedLossInBf16MatchesChunkedLoss) {
+  Fixture f(GetParam());
+  at::Tensor tokens = f.ref.tensor("tokens"), labels = f.ref.tensor("labels");
+  auto a = f.model(at::kCPU, at::kBFloat16), b = f.model(at::kCPU, at::kBFloat16);
+  at::Tensor loss_a = chunked_cross_entropy(forward_chunked(*a, {tokens}, 8), labels);
+  at::Tensor loss_b = fused_chunked_cross_entropy(hidden_states(*b, {tokens}), b->output, labels, 8);
+  loss_a.backward();
+  loss_b.backward();
+  EXPECT_TRUE(at::equal(loss_a, loss_b));
+  EXPECT_EQ(b->output.grad().scalar_type(), at::kBFloat16);
+  StateDict pa = named_parameters(*a), pb = named_parameters(*b);
+  for (size_t i = 0; i < pa.size(); ++i) {
+    // bf16 gradients: within a few bf16 rounding steps of each other.
+    at::Tensor ga = pa[i].second.grad().to(at::kFloat), gb = pb[i].second.grad().to(at::kFloat);
+    EXPECT_LE(max_diff(ga, gb), 2e-2 * std::max(1.0, ga.abs().max().item<double>())) << pa[i].first;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, LlamaGolden, ::testing::Values("hf_mha", "hf_gqa"));
 
 TEST(LlamaGoldenBuilders, SizesKeysAndOrderMatchTorchtune) {

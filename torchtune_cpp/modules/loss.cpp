@@ -29,8 +29,9 @@ struct FusedChunkedCE : torch::autograd::Function<FusedChunkedCE> {
     at::Tensor kept = (labels != ignore_index).sum().to(at::kFloat);
     at::Tensor total = at::zeros({}, hidden.options().dtype(at::kFloat));
     at::Tensor grad_hidden = need_grad ? at::empty_like(hidden) : at::Tensor();
-    at::Tensor grad_weight = need_grad ? at::zeros(weight.sizes(), weight.options().dtype(at::kFloat))
-                                       : at::Tensor();
+    // Accumulated in the weight's dtype, as autograd accumulates the per-chunk gradients of
+    // the unfused chunked loss.
+    at::Tensor grad_weight = need_grad ? at::zeros_like(weight) : at::Tensor();
     auto h_chunks = hidden.chunk(num_chunks, 1);
     auto l_chunks = labels.chunk(num_chunks, 1);
     auto g_chunks = need_grad ? grad_hidden.chunk(num_chunks, 1) : std::vector<at::Tensor>{};
@@ -61,7 +62,7 @@ struct FusedChunkedCE : torch::autograd::Function<FusedChunkedCE> {
     at::Tensor scale = grad_out[0].to(at::kFloat) / saved[2];
     auto weight_dtype = static_cast<at::ScalarType>(ctx->saved_data["weight_dtype"].toInt());
     at::Tensor gh = (saved[0].to(at::kFloat) * scale).to(saved[0].scalar_type());
-    at::Tensor gw = (saved[1] * scale).to(weight_dtype);
+    at::Tensor gw = (saved[1].to(at::kFloat) * scale).to(weight_dtype);
     return {gh, gw, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };

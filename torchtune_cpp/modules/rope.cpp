@@ -1,9 +1,43 @@
 // Rotary positional embeddings.
 #include "torchtune_cpp/modules/rope.h"
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include "torchtune_cpp/utils/check.h"
 
 namespace tt {
+
+namespace {
+
+// Rotates adjacent pairs of x [B, T, H, hd] by angles whose cos/sin broadcast to
+// [B, T, 1, hd/2], in fp32, returning x's dtype. sign = -1 rotates backwards.
+at::Tensor rotate_pairs(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, double sign) {
+  const auto& s = x.sizes();
+  at::Tensor xs = x.to(at::kFloat).reshape({s[0], s[1], s[2], s[3] / 2, 2});
+  at::Tensor x0 = xs.select(-1, 0), x1 = xs.select(-1, 1);
+  at::Tensor signed_sin = sign > 0 ? sin : -sin;
+  at::Tensor out = at::stack({x0 * cos - x1 * signed_sin, x1 * cos + x0 * signed_sin}, -1);
+  return out.flatten(3).to(x.scalar_type());
+}
+
+// The rotation as one autograd node: its gradient is the inverse rotation, so nothing but
+// the (shared) cos/sin tables is kept for backward, unlike the dozen fp32 intermediates
+// autograd would save for the elementwise formula.
+struct RopeFunction : torch::autograd::Function<RopeFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, at::Tensor cos,
+                            at::Tensor sin) {
+    ctx->save_for_backward({cos, sin});
+    at::NoGradGuard no_grad;
+    return rotate_pairs(x, cos, sin, 1.0);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    return {rotate_pairs(grad_out[0], saved[0], saved[1], -1.0), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
 
 RopeCache make_rope_cache(int64_t head_dim, int64_t max_seq_len, double base, at::Device device) {
   auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
@@ -31,10 +65,7 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeCache& cache,
     cos = cache.cos.slice(0, 0, T).view({1, T, 1, hd / 2});
     sin = cache.sin.slice(0, 0, T).view({1, T, 1, hd / 2});
   }
-  at::Tensor xs = x.to(at::kFloat).reshape({B, T, x.size(2), hd / 2, 2});
-  at::Tensor x0 = xs.select(-1, 0), x1 = xs.select(-1, 1);
-  at::Tensor out = at::stack({x0 * cos - x1 * sin, x1 * cos + x0 * sin}, -1);
-  return out.flatten(3).to(x.scalar_type());
+  return RopeFunction::apply(x, cos, sin);
 }
 
 }  // namespace tt

@@ -95,16 +95,19 @@ int64_t num_parameters(TransformerDecoder& model) {
 
 InitFn normal_init(double std, uint64_t seed) {
   auto gen = std::make_shared<at::Generator>(at::detail::createCPUGenerator(seed));
+  at::manual_seed(seed);  // seeds the accelerators' default generators too
   return [std, gen](const std::string& key, at::Tensor& t) {
     if (key.size() >= 6 && key.compare(key.size() - 6, 6, ".scale") == 0) {
       t.fill_(1.0);
-      return;
+    } else if (t.is_cpu()) {
+      // Drawn in fp32 from one generator, so every CPU dtype gets the same values.
+      at::Tensor cpu = at::empty(t.sizes(), at::kFloat);
+      cpu.normal_(0.0, std, *gen);
+      t.copy_(cpu);
+    } else {
+      // On the device itself: drawing billions of values on the CPU would dominate start-up.
+      t.normal_(0.0, std);
     }
-    // Drawn on the CPU in fp32 from one generator, so every device and dtype gets the
-    // same values.
-    at::Tensor cpu = at::empty(t.sizes(), at::kFloat);
-    cpu.normal_(0.0, std, *gen);
-    t.copy_(cpu);
   };
 }
 

@@ -77,7 +77,9 @@ void materialize(TransformerDecoder& model, at::Device device, at::ScalarType dt
                  const StateDict* source, const InitFn& init);
 
 // Deterministic random initialisation for benchmarks and tests: N(0, std) for matrices,
-// ones for norm scales.
+// ones for norm scales. CPU tensors draw from a CPU generator seeded with `seed`; tensors on
+// an accelerator draw there from its default generator (seeded too), so values differ
+// between device types but repeat on each.
 InitFn normal_init(double std, uint64_t seed);
 
 // Copies `sd` into the (materialised) model. With `strict`, keys must match exactly; any
