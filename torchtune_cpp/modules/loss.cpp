@@ -53,17 +53,18 @@ struct FusedChunkedCE : torch::autograd::Function<FusedChunkedCE> {
       grad_weight.addmm_(g_low.t(), h_flat);
     }
     if (need_grad) ctx->save_for_backward({grad_hidden, grad_weight, kept});
-    ctx->saved_data["weight_dtype"] = static_cast<int64_t>(weight.scalar_type());
     return total / kept;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    // Scaled in place: at this point every activation is still alive, so no [V, D] or
+    // [B, T, D] temporary is made. Hence a single backward pass.
+    TT_CHECK(!ctx->saved_data.count("done"), "fused_chunked_cross_entropy",
+             "its gradients were already taken once; it does not support retain_graph");
+    ctx->saved_data["done"] = true;
     variable_list saved = ctx->get_saved_variables();
     at::Tensor scale = grad_out[0].to(at::kFloat) / saved[2];
-    auto weight_dtype = static_cast<at::ScalarType>(ctx->saved_data["weight_dtype"].toInt());
-    at::Tensor gh = (saved[0].to(at::kFloat) * scale).to(saved[0].scalar_type());
-    at::Tensor gw = (saved[1].to(at::kFloat) * scale).to(weight_dtype);
-    return {gh, gw, at::Tensor(), at::Tensor(), at::Tensor()};
+    return {saved[0].mul_(scale), saved[1].mul_(scale), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
