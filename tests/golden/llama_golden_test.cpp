@@ -120,18 +120,31 @@ TEST_P(LlamaGolden, Fp32LogitsLossGradsPackedAndChunkedMatchReferences) {
   check_fp32(Fixture(GetParam()), at::kCPU, 1e-5);
 }
 
-// bf16 parameters created directly in bf16: the error against the fp32 reference is no
-// more than 1.5x that of transformers' own bf16 run.
+// bf16 parameters created directly in bf16: per tensor (logits, loss, every gradient), the
+// error against the fp32 reference is no more than 1.5x that of transformers' own bf16 run.
+double mean_error(const at::Tensor& x, const at::Tensor& ref) {
+  return (x.to(at::kCPU).to(at::kDouble) - ref.to(at::kDouble)).abs().mean().item<double>();
+}
+
 void check_bf16(const Fixture& f, at::Device dev) {
   auto m = f.model(dev, at::kBFloat16);
-  at::NoGradGuard no_grad;
-  at::Tensor logits = forward(*m, {f.ref.tensor("tokens").to(dev)}).cpu();
-  at::Tensor ref = f.ref.tensor("logits");
-  double ours = (logits - ref).abs().mean().item<double>();
-  double hf = (f.ref.tensor("logits_bf16") - ref).abs().mean().item<double>();
-  EXPECT_LE(ours, 1.5 * hf) << "mean |error| ours " << ours << ", transformers bf16 " << hf;
   EXPECT_EQ(m->tok_embeddings.scalar_type(), at::kBFloat16);
   EXPECT_EQ(m->norm.scalar_type(), at::kBFloat16);
+  at::Tensor logits = forward(*m, {f.ref.tensor("tokens").to(dev)});
+  at::Tensor loss = cross_entropy(logits, f.ref.tensor("labels").to(dev));
+  loss.backward();
+  auto compare = [](const std::string& what, const at::Tensor& ours, const at::Tensor& hf,
+                    const at::Tensor& ref) {
+    double e_ours = mean_error(ours, ref), e_hf = mean_error(hf, ref);
+    EXPECT_LE(e_ours, 1.5 * e_hf) << what << ": mean |error| ours " << e_ours
+                                  << ", transformers bf16 " << e_hf;
+  };
+  compare("logits", logits.detach(), f.ref.tensor("logits_bf16"), f.ref.tensor("logits"));
+  for (auto& [key, p] : named_parameters(*m)) {
+    const std::string hf_key = llama2::tune_to_hf_key(key);
+    at::Tensor g = llama2::tune_to_hf_tensor(key, p.grad().to(at::kCPU).to(at::kFloat), f.shape);
+    compare("grad " + key, g, f.ref.tensor("grad_bf16." + hf_key), f.ref.tensor("grad." + hf_key));
+  }
 }
 
 TEST_P(LlamaGolden, Bf16ErrorWithinTransformersOwn) { check_bf16(Fixture(GetParam()), at::kCPU); }

@@ -21,6 +21,8 @@ reference_fp32.safetensors holds:
     grad.<hf name>    fp32            d loss / d parameter, every parameter
     logits_bf16       fp32 [2, 16, V] the model cast to bf16, sdpa attention,
                                       bf16 forward on CPU, stored as fp32
+    grad_bf16.<name>  fp32            that bf16 model's gradients of the same loss
+                                      (fp32 cross-entropy on its bf16 logits)
     packed_tokens     int64 [1, 16]   two documents, lengths 7 and 9
     packed_input_pos  int64 [1, 16]   0..6, 0..8
     packed_seq_lens   int64 [2]       [7, 9]
@@ -257,8 +259,14 @@ def make_one(name: str, seed: int) -> None:
     model_bf16 = build_model(name, seed, "sdpa").to(torch.bfloat16)
     for n, p in model_bf16.named_parameters():
         assert torch.equal(p, dict(model.named_parameters())[n].to(torch.bfloat16)), n
-    with torch.no_grad():
-        logits_bf16 = model_bf16(input_ids=tokens).logits.float()
+    # bf16 forward and backward: logits and every parameter's gradient, the "transformers
+    # bf16" error the C++ bf16 path is held to (per tensor).
+    out_bf16 = model_bf16(input_ids=tokens).logits
+    loss_bf16 = F.cross_entropy(out_bf16.float().reshape(-1, vocab), labels.reshape(-1),
+                                ignore_index=IGNORE_INDEX)
+    loss_bf16.backward()
+    logits_bf16 = out_bf16.detach().float()
+    grads_bf16 = {n: p.grad.detach().float() for n, p in model_bf16.named_parameters()}
     d_bf16 = maxdiff(logits_bf16, logits)
 
     tensors = {
@@ -274,6 +282,8 @@ def make_one(name: str, seed: int) -> None:
     }
     for n, g in grads.items():
         tensors[f"grad.{n}"] = g.float()
+    for n, g in grads_bf16.items():
+        tensors[f"grad_bf16.{n}"] = g
     tensors = {k: v.contiguous() for k, v in tensors.items()}
     save_file(tensors, str(folder / "reference_fp32.safetensors"), metadata={"format": "pt"})
 
