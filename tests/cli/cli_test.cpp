@@ -63,6 +63,13 @@ TEST_F(Cli, LsPrintsTorchtunesTable) {
   EXPECT_NE(r.out.find("\n                                         llama2/13B_full"), std::string::npos);
 }
 
+TEST_F(Cli, LsComponentsListsTheRegistry) {
+  Result r = run("ls --components");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("torchtune.models.llama2.llama2_7b"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("torchtune.models.llama2.llama2_tokenizer"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, HelpEverywhereAndUnknownSubcommand) {
   for (const char* sub : {"--help", "ls --help", "cp --help", "cat --help", "validate --help", "run --help"}) {
     Result r = run(sub);

@@ -4,6 +4,7 @@
 
 #include "torchtune_cpp/cli/commands.h"
 #include "torchtune_cpp/cli/recipe_registry.h"
+#include "torchtune_cpp/components.h"
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/utils/check.h"
 
@@ -16,6 +17,7 @@ void row(const std::string& recipe, const std::string& config) {
 }
 
 void list_components() {
+  register_builtin_components();
   std::printf("%-56s %s\n", "COMPONENT", "BUILDS");
   for (const std::string& name : config::registered_names()) {
     const config::RegisteredComponent* c = config::find_component(name);

@@ -34,7 +34,9 @@ std::vector<std::string> closest_matches(const std::string& word,
   std::string tail = last_segment(word);
   for (const std::string& c : candidates) {
     size_t d = edit_distance(word, c);
-    size_t limit = std::max<size_t>(2, word.size() / 3);
+    // A typo is judged against the name's last dotted segment, so long module paths do not
+    // make unrelated names look close ("...DiskLogger" is no typo of "...WandBLogger").
+    size_t limit = std::max<size_t>(2, tail.size() / 3);
     if (d <= limit) {
       scored.emplace_back(d, c);
     } else if (!tail.empty() && edit_distance(tail, last_segment(c)) <= std::max<size_t>(1, tail.size() / 4)) {
