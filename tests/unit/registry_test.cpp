@@ -102,7 +102,7 @@ TEST_F(Registry, ErrorsNameKeyLineAndFix) {
       {"'params' of test.optim.AdamW is passed by the recipe"});
   // A component of the wrong kind for the slot.
   testing::expect_error([] { instantiate<FakeCheckpointer>(cfg("ck:\n  _component_: test.optim.AdamW\n"), "ck", Node::map()); },
-                        {"'test.optim.AdamW' builds a optimizer"});
+                        {"'test.optim.AdamW' builds a component of kind 'optimizer'"});
   testing::expect_error(
       [] { instantiate<OptimizerPtr, std::vector<int>>(cfg("o:\n  _component_: test.optim.AdamW\n  fused: maybe\n"),
                                                         "o", Node::map(), {}); },

@@ -108,11 +108,11 @@ const ArgSpec* ComponentSpec::find_arg(const std::string& arg_name) const {
   return nullptr;
 }
 
-void register_any(ComponentSpec spec, std::any builder, std::string product) {
+void register_any(ComponentSpec spec, std::any builder) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   auto entry = std::make_shared<RegisteredComponent>(
-      RegisteredComponent{std::move(spec), std::move(builder), std::move(product)});
+      RegisteredComponent{std::move(spec), std::move(builder)});
   r.by_name[entry->spec.name] = entry;
   r.unsupported.erase(entry->spec.name);
   for (const std::string& alias : entry->spec.aliases) {
@@ -255,12 +255,12 @@ Prepared prepare(const Config& cfg, const std::string& key, const Node& call_kwa
   return Prepared{rc, std::move(resolved)};
 }
 
-void fail_product(const Prepared& prepared, const std::string& key, const char* wanted) {
+void fail_product(const Prepared& prepared, const std::string& key) {
   throw Error(str("key '", key, "'"),
-              str("'", prepared.component->spec.name, "' builds a ", prepared.component->spec.kind,
+              str("'", prepared.component->spec.name, "' builds a component of kind '", prepared.component->spec.kind, "'",
                   ", which is not what this recipe expects under `", key,
                   ":`; choose a component of the right kind (`tune ls --components` lists "
-                  "them) [wanted ", wanted, ", registered ", prepared.component->product, "]"));
+                  "them)"));
 }
 
 Kwargs::Kwargs(const ComponentSpec& spec, Node fields, std::string key)

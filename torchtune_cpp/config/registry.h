@@ -15,7 +15,6 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <typeinfo>
 #include <vector>
 
 #include "torchtune_cpp/config/config.h"
@@ -112,19 +111,17 @@ using Builder = std::function<T(const Kwargs&, Positional...)>;
 struct RegisteredComponent {
   ComponentSpec spec;
   std::any builder;  // a Builder<T, Positional...>
-  std::string product;  // typeid name of T, for messages
 };
 
 // Registers a builder under spec.name and its aliases. Registering a name twice replaces
 // the earlier entry (so tests and user programs can override a built-in).
-void register_any(ComponentSpec spec, std::any builder, std::string product);
+void register_any(ComponentSpec spec, std::any builder);
 
 // register_component<Product, Positional...>(spec, callable): the callable is invoked as
 // callable(const Kwargs&, Positional...) and returns Product.
 template <class T, class... Positional, class F>
 void register_component(ComponentSpec spec, F&& builder) {
-  register_any(std::move(spec), std::any(Builder<T, Positional...>(std::forward<F>(builder))),
-               typeid(T).name());
+  register_any(std::move(spec), std::any(Builder<T, Positional...>(std::forward<F>(builder))));
 }
 
 // A torchtune component this project does not provide, with what to use instead. Naming it
@@ -154,15 +151,14 @@ struct Prepared {
   Node fields;  // resolved, without _component_
 };
 Prepared prepare(const Config& cfg, const std::string& key, const Node& call_kwargs);
-[[noreturn]] void fail_product(const Prepared& prepared, const std::string& key,
-                               const char* wanted);
+[[noreturn]] void fail_product(const Prepared& prepared, const std::string& key);
 
 template <class T, class... Positional>
 T instantiate(const Config& cfg, const std::string& key, const Node& call_kwargs,
               Positional... positional) {
   Prepared p = prepare(cfg, key, call_kwargs);
   const auto* builder = std::any_cast<Builder<T, Positional...>>(&p.component->builder);
-  if (builder == nullptr) fail_product(p, key, typeid(T).name());
+  if (builder == nullptr) fail_product(p, key);
   Kwargs kwargs(p.component->spec, std::move(p.fields), key);
   return (*builder)(kwargs, std::forward<Positional>(positional)...);
 }
