@@ -7,6 +7,8 @@
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/models/llama2/tokenizer.h"
+#include "torchtune_cpp/training/lr_schedulers.h"
+#include "torchtune_cpp/training/optimizer.h"
 
 namespace tt {
 
@@ -46,6 +48,8 @@ void register_builtin_components() {
     register_unsupported_torchtune_components();
     llama2::register_llama2_models();
     llama2::register_llama2_tokenizer();
+    register_optimizers();
+    register_lr_schedulers();
   });
 }
 

@@ -1,0 +1,244 @@
+// Adam, AdamW and SGD as torch.optim computes them.
+#include "torchtune_cpp/training/optimizer.h"
+
+#include <ATen/core/grad_mode.h>
+
+#include <cmath>
+
+#include "torchtune_cpp/config/registry.h"
+#include "torchtune_cpp/utils/check.h"
+
+namespace tt {
+
+namespace {
+
+bool all_cuda(const StateDict& params) {
+  for (const auto& [name, p] : params)
+    if (!p.is_cuda()) return false;
+  return !params.empty();
+}
+
+const char* kind_name(OptimizerKind k) {
+  switch (k) {
+    case OptimizerKind::kAdam:
+      return "torch.optim.Adam";
+    case OptimizerKind::kAdamW:
+      return "torch.optim.AdamW";
+    case OptimizerKind::kSGD:
+      return "torch.optim.SGD";
+  }
+  return "optimizer";
+}
+
+}  // namespace
+
+Optimizer::Optimizer(StateDict params, OptimizerOptions options)
+    : params_(std::move(params)), options_(options) {
+  const char* name = kind_name(options_.kind);
+  TT_CHECK(!(options_.fused.value_or(false) && options_.foreach.value_or(false)),
+           std::string(name), "`foreach` and `fused` flags cannot both be True.");
+  TT_CHECK(!(options_.fused.value_or(false) && options_.kind == OptimizerKind::kSGD),
+           "torch.optim.SGD", "fused SGD is not supported here; use foreach: True or leave it unset");
+  TT_CHECK(!options_.nesterov || (options_.momentum > 0 && options_.dampening == 0), "torch.optim.SGD",
+           "Nesterov momentum requires a momentum and zero dampening");
+  for (const auto& [key, p] : params_)
+    TT_CHECK(p.is_floating_point(), key, "optimizers take floating-point parameters only");
+  if (options_.kind == OptimizerKind::kSGD) {
+    path_ = Path::kSingleTensor;  // SGD's multi-tensor request runs the same per-tensor maths
+  } else if (options_.fused.value_or(false)) {
+    path_ = Path::kFused;
+  } else if (options_.foreach.has_value()) {
+    path_ = *options_.foreach ? Path::kForeach : Path::kSingleTensor;
+  } else {
+    path_ = all_cuda(params_) ? Path::kForeach : Path::kSingleTensor;  // torch.optim's default
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (auto& [name, p] : params_) p.mutable_grad().reset();
+}
+
+void Optimizer::step() {
+  at::NoGradGuard no_grad;
+  std::vector<size_t> with_grad;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].second.grad().defined()) with_grad.push_back(i);
+  if (with_grad.empty()) return;
+  if (options_.kind == OptimizerKind::kSGD)
+    step_sgd(with_grad);
+  else
+    step_adam(with_grad);
+}
+
+void Optimizer::step_adam(const std::vector<size_t>& idx) {
+  const OptimizerOptions& o = options_;
+  const bool decoupled = o.kind == OptimizerKind::kAdamW;
+  std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
+  for (size_t i : idx) {
+    const at::Tensor& p = params_[i].second;
+    ParamState& s = state_[i];
+    if (!s.step.defined()) {
+      // torch.optim: an fp32 scalar, on the parameter's device only for the fused kernels.
+      s.step = path_ == Path::kFused ? at::zeros({}, p.options().dtype(at::kFloat))
+                                     : at::zeros({}, at::TensorOptions().dtype(at::kFloat));
+      s.exp_avg = at::zeros_like(p, at::MemoryFormat::Preserve);
+      s.exp_avg_sq = at::zeros_like(p, at::MemoryFormat::Preserve);
+    }
+    params.push_back(p);
+    grads.push_back(p.grad());
+    exp_avgs.push_back(s.exp_avg);
+    exp_avg_sqs.push_back(s.exp_avg_sq);
+    steps.push_back(s.step);
+  }
+  if (path_ == Path::kFused) {
+    // One kernel per (device, dtype) group, as torch.optim groups them.
+    std::map<std::pair<std::string, at::ScalarType>, std::vector<size_t>> groups;
+    for (size_t k = 0; k < params.size(); ++k)
+      groups[{params[k].device().str(), params[k].scalar_type()}].push_back(k);
+    for (const auto& [key, ks] : groups) {
+      std::vector<at::Tensor> gp, gg, gm, gv, gs;
+      for (size_t k : ks) {
+        gp.push_back(params[k]);
+        gg.push_back(grads[k]);
+        gm.push_back(exp_avgs[k]);
+        gv.push_back(exp_avg_sqs[k]);
+        gs.push_back(steps[k]);
+      }
+      at::_foreach_add_(gs, 1);
+      if (decoupled)
+        at::_fused_adamw_(gp, gg, gm, gv, {}, gs, o.lr, o.beta1, o.beta2, o.weight_decay, o.eps,
+                          false, false);
+      else
+        at::_fused_adam_(gp, gg, gm, gv, {}, gs, o.lr, o.beta1, o.beta2, o.weight_decay, o.eps,
+                         false, false);
+    }
+    return;
+  }
+  if (path_ == Path::kForeach) {
+    at::_foreach_add_(steps, 1);
+    std::vector<at::Tensor> g = grads;
+    if (o.weight_decay != 0) {
+      if (decoupled)
+        at::_foreach_mul_(params, 1 - o.lr * o.weight_decay);
+      else
+        g = at::_foreach_add(grads, params, o.weight_decay);
+    }
+    at::_foreach_lerp_(exp_avgs, g, 1 - o.beta1);
+    at::_foreach_mul_(exp_avg_sqs, o.beta2);
+    at::_foreach_addcmul_(exp_avg_sqs, g, g, 1 - o.beta2);
+    std::vector<at::Scalar> step_size, bc2_sqrt;
+    for (const at::Tensor& s : steps) {
+      double t = s.item<double>();
+      step_size.emplace_back((o.lr / (1 - std::pow(o.beta1, t))) * -1);
+      bc2_sqrt.emplace_back(std::pow(1 - std::pow(o.beta2, t), 0.5));
+    }
+    std::vector<at::Tensor> denom = at::_foreach_sqrt(exp_avg_sqs);
+    at::_foreach_div_(denom, bc2_sqrt);
+    at::_foreach_add_(denom, o.eps);
+    at::_foreach_addcdiv_(params, exp_avgs, denom, step_size);
+    return;
+  }
+  for (size_t k = 0; k < params.size(); ++k) {
+    at::Tensor& p = params[k];
+    at::Tensor grad = grads[k];
+    steps[k] += 1;
+    if (o.weight_decay != 0) {
+      if (decoupled)
+        p.mul_(1 - o.lr * o.weight_decay);
+      else
+        grad = grad.add(p, o.weight_decay);
+    }
+    exp_avgs[k].lerp_(grad, 1 - o.beta1);
+    exp_avg_sqs[k].mul_(o.beta2).addcmul_(grad, grad, 1 - o.beta2);
+    double t = steps[k].item<double>();
+    double step_size = o.lr / (1 - std::pow(o.beta1, t));
+    double bc2_sqrt = std::pow(1 - std::pow(o.beta2, t), 0.5);
+    at::Tensor denom = (exp_avg_sqs[k].sqrt() / bc2_sqrt).add_(o.eps);
+    p.addcdiv_(exp_avgs[k], denom, -step_size);
+  }
+}
+
+void Optimizer::step_sgd(const std::vector<size_t>& idx) {
+  const OptimizerOptions& o = options_;
+  for (size_t i : idx) {
+    at::Tensor& p = params_[i].second;
+    at::Tensor grad = p.grad();
+    if (o.weight_decay != 0) grad = grad.add(p, o.weight_decay);
+    if (o.momentum != 0) {
+      ParamState& s = state_[i];
+      if (!s.momentum_buffer.defined()) {
+        s.momentum_buffer = grad.detach().clone();
+      } else {
+        s.momentum_buffer.mul_(o.momentum).add_(grad, 1 - o.dampening);
+      }
+      grad = o.nesterov ? grad.add(s.momentum_buffer, o.momentum) : s.momentum_buffer;
+    }
+    p.add_(grad, -o.lr);
+  }
+}
+
+void register_optimizers() {
+  using namespace config;
+  auto common_tail = [](std::vector<ArgSpec> args) {
+    for (const char* flag : {"maximize", "capturable", "differentiable"})
+      args.push_back(arg(flag, ArgType::kBool, "False", "only False is supported"));
+    args.push_back(arg("foreach", ArgType::kBool, "null", "torch.optim's multi-tensor path"));
+    args.push_back(arg("fused", ArgType::kBool, "null", "one fused kernel per device"));
+    return args;
+  };
+  auto refuse_unsupported = [](const Kwargs& kw) {
+    for (const char* flag : {"maximize", "capturable", "differentiable", "amsgrad"})
+      if (kw.spec().find_arg(flag) != nullptr)
+        TT_CHECK(!kw.get_bool(flag), kw.where(flag), flag,
+                 "=True is not supported by torchtune_cpp's optimizers; remove it");
+  };
+  auto adam_args = [&](const char* wd) {
+    return common_tail({arg("lr", ArgType::kFloat, "0.001", ""),
+                        arg("betas", ArgType::kNumberList, "[0.9, 0.999]", ""),
+                        arg("eps", ArgType::kFloat, "1e-08", ""),
+                        arg("weight_decay", ArgType::kFloat, wd, ""),
+                        arg("amsgrad", ArgType::kBool, "False", "only False is supported")});
+  };
+  for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
+    register_component<OptimizerPtr, StateDict>(
+        ComponentSpec{kind_name(kind), "optimizer", "torch.optim's Adam family", {"params"},
+                      adam_args(kind == OptimizerKind::kAdamW ? "0.01" : "0")},
+        [kind, refuse_unsupported](const Kwargs& kw, StateDict params) {
+          refuse_unsupported(kw);
+          std::vector<double> betas = kw.get_number_list("betas");
+          TT_CHECK(betas.size() == 2, kw.where("betas"), "betas needs two values, e.g. [0.9, 0.999]");
+          OptimizerOptions o;
+          o.kind = kind;
+          o.lr = kw.get_double("lr");
+          o.beta1 = betas[0];
+          o.beta2 = betas[1];
+          o.eps = kw.get_double("eps");
+          o.weight_decay = kw.get_double("weight_decay");
+          if (kw.has("foreach")) o.foreach = kw.get_bool("foreach");
+          if (kw.has("fused")) o.fused = kw.get_bool("fused");
+          return std::make_shared<Optimizer>(std::move(params), o);
+        });
+  }
+  register_component<OptimizerPtr, StateDict>(
+      ComponentSpec{"torch.optim.SGD", "optimizer", "torch.optim's SGD", {"params"},
+                    common_tail({arg("lr", ArgType::kFloat, "0.001", ""),
+                                 arg("momentum", ArgType::kFloat, "0", ""),
+                                 arg("dampening", ArgType::kFloat, "0", ""),
+                                 arg("weight_decay", ArgType::kFloat, "0", ""),
+                                 arg("nesterov", ArgType::kBool, "False", "")})},
+      [refuse_unsupported](const Kwargs& kw, StateDict params) {
+        refuse_unsupported(kw);
+        OptimizerOptions o;
+        o.kind = OptimizerKind::kSGD;
+        o.lr = kw.get_double("lr");
+        o.momentum = kw.get_double("momentum");
+        o.dampening = kw.get_double("dampening");
+        o.weight_decay = kw.get_double("weight_decay");
+        o.nesterov = kw.get_bool("nesterov");
+        if (kw.has("foreach")) o.foreach = kw.get_bool("foreach");
+        if (kw.has("fused")) o.fused = kw.get_bool("fused");
+        return std::make_shared<Optimizer>(std::move(params), o);
+      });
+}
+
+}  // namespace tt

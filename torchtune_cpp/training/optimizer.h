@@ -1,0 +1,80 @@
+// torch.optim's Adam, AdamW and SGD over named parameters, with torch.optim's maths, its
+// three implementations and its choice between them:
+//   fused=True   at::_fused_adam(w)_ (one kernel per device/dtype group, CPU and CUDA)
+//   foreach=True torch.optim's multi-tensor algorithm with at::_foreach_* ops
+//   otherwise    the single-tensor loop
+// Default (both unset) as torch.optim: foreach when every parameter is on CUDA, else the
+// loop. Adam/AdamW results equal torch.optim's bitwise for the same path on CPU
+// (tests/golden/optimizer_golden_test.cpp). SGD always runs the per-tensor loop.
+// State per parameter as torch.optim keeps it: `step` (fp32 scalar tensor), `exp_avg`,
+// `exp_avg_sq` (Adam/AdamW), `momentum_buffer` (SGD).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "torchtune_cpp/modules/state_dict.h"
+
+namespace tt {
+
+enum class OptimizerKind { kAdam, kAdamW, kSGD };
+
+struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::kAdamW;
+  double lr = 1e-3;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double weight_decay = 0.01;
+  double momentum = 0.0, dampening = 0.0;
+  bool nesterov = false;
+  std::optional<bool> foreach;
+  std::optional<bool> fused;
+};
+
+struct ParamState {
+  at::Tensor step;  // fp32 scalar; on the parameter's device for fused
+  at::Tensor exp_avg, exp_avg_sq, momentum_buffer;
+};
+
+class Optimizer {
+ public:
+  Optimizer(StateDict params, OptimizerOptions options);
+
+  // One update of every parameter that has a gradient; parameters without one are skipped
+  // (as torch.optim skips p.grad is None).
+  void step();
+  // Drops every gradient (torch.optim's zero_grad(set_to_none=True)).
+  void zero_grad();
+
+  const OptimizerOptions& options() const { return options_; }
+  double lr() const { return options_.lr; }
+  void set_lr(double lr) { options_.lr = lr; }
+  const StateDict& params() const { return params_; }
+  // State of parameter i (absent until its first step).
+  const std::map<size_t, ParamState>& state() const { return state_; }
+  std::map<size_t, ParamState>& mutable_state() { return state_; }
+
+  enum class Path { kFused, kForeach, kSingleTensor };
+  Path path() const { return path_; }
+
+ private:
+  void step_adam(const std::vector<size_t>& idx);
+  void step_sgd(const std::vector<size_t>& idx);
+
+  StateDict params_;
+  OptimizerOptions options_;
+  std::map<size_t, ParamState> state_;
+  Path path_;
+};
+
+using OptimizerPtr = std::shared_ptr<Optimizer>;
+
+// Registers torch.optim.Adam, torch.optim.AdamW and torch.optim.SGD (positional argument:
+// the named parameters), building an OptimizerPtr.
+void register_optimizers();
+
+}  // namespace tt
