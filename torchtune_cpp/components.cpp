@@ -8,6 +8,7 @@
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/models/llama2/tokenizer.h"
 #include "torchtune_cpp/training/lr_schedulers.h"
+#include "torchtune_cpp/training/metric_logging.h"
 #include "torchtune_cpp/training/optimizer.h"
 
 namespace tt {
@@ -50,6 +51,7 @@ void register_builtin_components() {
     llama2::register_llama2_tokenizer();
     register_optimizers();
     register_lr_schedulers();
+    register_metric_loggers();
   });
 }
 

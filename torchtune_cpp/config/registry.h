@@ -85,7 +85,7 @@ class Kwargs {
   bool given(const std::string& name) const { return fields_.find(name) != nullptr; }
   // The given value, else the declared default.
   const Node& node(const std::string& name) const;
-  // "optimizer.lr (file:line:col)".
+  // "file:line:col: optimizer.lr" (just "optimizer.lr" for a default).
   std::string where(const std::string& name) const;
 
   int64_t get_int(const std::string& name) const;
