@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "torchtune_cpp/config/registry.h"
+#include "torchtune_cpp/data/alpaca.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/models/llama2/tokenizer.h"
 #include "torchtune_cpp/training/lr_schedulers.h"
@@ -52,6 +53,7 @@ void register_builtin_components() {
     register_optimizers();
     register_lr_schedulers();
     register_metric_loggers();
+    data::register_datasets();
   });
 }
 
