@@ -8,9 +8,11 @@
 #include "torchtune_cpp/data/alpaca.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/models/llama2/tokenizer.h"
+#include "torchtune_cpp/modules/loss.h"
 #include "torchtune_cpp/training/lr_schedulers.h"
 #include "torchtune_cpp/training/metric_logging.h"
 #include "torchtune_cpp/training/optimizer.h"
+#include "torchtune_cpp/training/profiler.h"
 
 namespace tt {
 
@@ -34,6 +36,10 @@ void register_unsupported_torchtune_components() {
                            "torchtune.models.llama2.qlora_llama2_7b", "torchtune.models.llama2.qlora_llama2_13b",
                            "torchtune.models.llama2.qlora_llama2_70b"})
     register_unsupported(name, kLora);
+  for (const char* name : {"bitsandbytes.optim.PagedAdamW", "bitsandbytes.optim.PagedAdamW8bit"})
+    register_unsupported(name,
+                         "torchtune_cpp's paged AdamW (optimizer state in pinned host memory) is "
+                         "not available yet; use torch.optim.AdamW (fused: True) meanwhile.");
   register_unsupported("torchtune.training.FullModelDCPCheckpointer",
                        "Use torchtune.training.FullModelHFCheckpointer, FullModelMetaCheckpointer "
                        "or FullModelTorchTuneCheckpointer.");
@@ -54,6 +60,8 @@ void register_builtin_components() {
     register_lr_schedulers();
     register_metric_loggers();
     data::register_datasets();
+    register_losses();
+    register_profiler();
   });
 }
 

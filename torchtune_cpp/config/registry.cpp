@@ -101,6 +101,11 @@ ArgSpec arg(std::string name, ArgType type, std::string help) {
 ArgSpec arg(std::string name, ArgType type, std::string default_yaml, std::string help) {
   return ArgSpec{std::move(name), type, std::move(default_yaml), std::move(help)};
 }
+ArgSpec recipe_arg(std::string name, ArgType type, std::string help) {
+  ArgSpec a{std::move(name), type, std::nullopt, std::move(help)};
+  a.from_recipe = true;
+  return a;
+}
 
 const ArgSpec* ComponentSpec::find_arg(const std::string& arg_name) const {
   for (const ArgSpec& a : args)
@@ -160,7 +165,8 @@ std::vector<std::string> known_names() {
 }
 }  // namespace
 
-std::vector<Problem> check_component(const Node& node, const std::string& key) {
+std::vector<Problem> check_component(const Node& node, const std::string& key,
+                                     bool with_recipe_kwargs) {
   std::vector<Problem> problems;
   auto add = [&](const Node& at, std::string message) {
     problems.push_back(Problem{where_of(at, str("key '", key, "'")), std::move(message)});
@@ -226,7 +232,7 @@ std::vector<Problem> check_component(const Node& node, const std::string& key) {
                      field, "', got ", shown(value)));
   }
   for (const ArgSpec& a : spec.args) {
-    if (a.required() && node.find(a.name) == nullptr)
+    if (a.required() && node.find(a.name) == nullptr && (with_recipe_kwargs || !a.from_recipe))
       add(node, str(key, ": ", spec.name, " is missing required argument '", a.name,
                     "'; add `", a.name, ":` (", describe(a.type), ") under `", key, ":`"));
   }

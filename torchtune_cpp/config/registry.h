@@ -43,6 +43,9 @@ struct ArgSpec {
   ArgType type = ArgType::kAny;
   std::optional<std::string> default_value;  // YAML text; nullopt means required
   std::string help;
+  // Passed as a keyword by the recipe (e.g. the scheduler's num_training_steps): required at
+  // instantiation, optional in a config on its own (`tune validate`).
+  bool from_recipe = false;
 
   bool required() const { return !default_value.has_value(); }
 };
@@ -51,6 +54,8 @@ struct ArgSpec {
 ArgSpec arg(std::string name, ArgType type, std::string help = {});
 // A keyword argument with a default (YAML text: "2e-5", "null", "[0.9, 0.999]").
 ArgSpec arg(std::string name, ArgType type, std::string default_yaml, std::string help);
+// A required keyword argument the recipe passes at the call site.
+ArgSpec recipe_arg(std::string name, ArgType type, std::string help = {});
 
 struct ComponentSpec {
   std::string name;                     // torchtune's dotted name
@@ -133,8 +138,10 @@ std::optional<std::string> unsupported_alternative(const std::string& name);
 std::vector<std::string> registered_names();  // sorted, aliases included
 
 // Checks one component node (resolved) at dotted `key` against its builder's declared
-// arguments; returns every problem found. Positional arguments are never required here.
-std::vector<Problem> check_component(const Node& node, const std::string& key);
+// arguments; returns every problem found. Positional arguments are never required here;
+// recipe-passed keywords only when `with_recipe_kwargs` (the node holds the call site's too).
+std::vector<Problem> check_component(const Node& node, const std::string& key,
+                                     bool with_recipe_kwargs = true);
 
 // Throws one tt::Error listing every problem.
 [[noreturn]] void fail_with(const std::vector<Problem>& problems);

@@ -21,11 +21,11 @@ ValidationReport validate_config(const Node& raw, const std::vector<std::string>
   }
   for (const auto& [key, value] : resolved.entries) {
     if (value.is_component()) {
-      for (Problem& p : check_component(value, key)) report.errors.push_back(std::move(p));
+      for (Problem& p : check_component(value, key, false)) report.errors.push_back(std::move(p));
     } else if (value.is_list()) {
       for (size_t i = 0; i < value.items.size(); ++i)
         if (value.items[i].is_component())
-          for (Problem& p : check_component(value.items[i], str(key, ".", i)))
+          for (Problem& p : check_component(value.items[i], str(key, ".", i), false))
             report.errors.push_back(std::move(p));
     }
   }

@@ -3,6 +3,7 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/utils/check.h"
 
 namespace tt {
@@ -90,6 +91,39 @@ at::Tensor fused_chunked_cross_entropy(const at::Tensor& hidden, const at::Tenso
                                        const at::Tensor& labels, int64_t num_chunks,
                                        int64_t ignore_index) {
   return FusedChunkedCE::apply(hidden, weight, labels, num_chunks, ignore_index);
+}
+
+void register_losses() {
+  using namespace config;
+  for (auto kind : {LossSpec::Kind::kChunked, LossSpec::Kind::kFusedChunked}) {
+    const bool fused = kind == LossSpec::Kind::kFusedChunked;
+    register_component<LossSpec>(
+        ComponentSpec{fused ? "torchtune_cpp.modules.loss.FusedCEWithChunkedOutputLoss"
+                            : "torchtune.modules.loss.CEWithChunkedOutputLoss",
+                      "loss",
+                      fused ? "chunked cross-entropy computing each chunk's gradient in turn"
+                            : "torchtune's chunked cross-entropy",
+                      {},
+                      {arg("num_output_chunks", ArgType::kInt, "8", ""),
+                       arg("ignore_index", ArgType::kInt, "-100", "")}},
+        [kind](const Kwargs& kw) {
+          TT_CHECK(kw.get_int("num_output_chunks") > 0, kw.where("num_output_chunks"),
+                   "must be a positive number of chunks");
+          return LossSpec{kind, kw.get_int("num_output_chunks"), kw.get_int("ignore_index")};
+        });
+  }
+  register_component<LossSpec>(
+      ComponentSpec{"torch.nn.CrossEntropyLoss", "loss", "cross-entropy on full fp32 logits", {},
+                    {arg("ignore_index", ArgType::kInt, "-100", ""),
+                     arg("reduction", ArgType::kString, "mean", "only mean"),
+                     arg("label_smoothing", ArgType::kFloat, "0.0", "only 0.0")}},
+      [](const Kwargs& kw) {
+        TT_CHECK(kw.get_string("reduction") == "mean", kw.where("reduction"),
+                 "only reduction: mean is supported (the recipes weight the loss by token count)");
+        TT_CHECK(kw.get_double("label_smoothing") == 0.0, kw.where("label_smoothing"),
+                 "label smoothing is not supported; remove it");
+        return LossSpec{LossSpec::Kind::kPlain, 1, kw.get_int("ignore_index")};
+      });
 }
 
 }  // namespace tt

@@ -30,4 +30,17 @@ at::Tensor fused_chunked_cross_entropy(const at::Tensor& hidden, const at::Tenso
                                        const at::Tensor& labels, int64_t num_chunks,
                                        int64_t ignore_index = kIgnoreIndex);
 
+// The `loss:` component: which of the above the recipe computes, with its arguments.
+struct LossSpec {
+  enum class Kind { kChunked, kFusedChunked, kPlain };
+  Kind kind = Kind::kChunked;
+  int64_t num_output_chunks = 8;  // kChunked / kFusedChunked
+  int64_t ignore_index = kIgnoreIndex;
+};
+
+// Registers torchtune.modules.loss.CEWithChunkedOutputLoss (num_output_chunks=8,
+// ignore_index=-100), torch.nn.CrossEntropyLoss (ignore_index=-100; mean reduction only) and
+// torchtune_cpp.modules.loss.FusedCEWithChunkedOutputLoss (the fused variant).
+void register_losses();
+
 }  // namespace tt

@@ -46,7 +46,7 @@ void register_lr_schedulers() {
       ComponentSpec{"torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup",
                     "lr_scheduler", "linear warm-up, then half a cosine to 0", {"optimizer"},
                     {arg("num_warmup_steps", ArgType::kInt),
-                     arg("num_training_steps", ArgType::kInt, "passed by the recipe"),
+                     recipe_arg("num_training_steps", ArgType::kInt, "passed by the recipe"),
                      arg("num_cycles", ArgType::kFloat, "0.5", ""),
                      arg("last_epoch", ArgType::kInt, "-1", "passed by the recipe on resume")}},
       [](const Kwargs& kw, OptimizerPtr optimizer) {
