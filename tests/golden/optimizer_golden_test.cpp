@@ -13,6 +13,7 @@
 #include "torchtune_cpp/components.h"
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/config/yaml_io.h"
+#include "torchtune_cpp/training/clip_grad.h"
 #include "torchtune_cpp/training/lr_schedulers.h"
 #include "torchtune_cpp/training/optimizer.h"
 
@@ -83,6 +84,24 @@ TEST(OptimizerGolden, StepsEqualTorchOptimBitForBit) {
         }
       }
     }
+  }
+}
+
+TEST(OptimizerGolden, ClipGradNormEqualsTorch) {
+  SafetensorsFile f(golden("optim.safetensors"));
+  for (const std::string label : {"clip", "noclip"}) {
+    SCOPED_TRACE(label);
+    StateDict params;
+    for (int i = 0; i < 3; ++i) {
+      at::Tensor g = f.tensor(label + ".grad." + std::to_string(i)).clone();
+      at::Tensor p = at::zeros(g.sizes()).requires_grad_(true);
+      p.mutable_grad() = g;
+      params.emplace_back("p" + std::to_string(i), p);
+    }
+    at::Tensor total = clip_grad_norm(params, label == "clip" ? 1.0 : 100.0);
+    EXPECT_TRUE(at::equal(total, f.tensor(label + ".total_norm")));
+    for (int i = 0; i < 3; ++i)
+      EXPECT_TRUE(at::equal(params[i].second.grad(), f.tensor(label + ".clipped." + std::to_string(i)))) << i;
   }
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Golden fixtures for torchtune_cpp's optimizers, made by torch.optim.
+"""Golden fixtures for torchtune_cpp's optimizers, made by torch.optim, and for gradient
+clipping, made by torch.nn.utils.clip_grad_norm_.
 
 For each case, three fp32 parameters take three steps of torch.optim (CPU) with seeded
 gradients; the initial parameters, the gradients, the final parameters and the optimizer
@@ -57,6 +58,17 @@ def main():
                 tensors[f"{name}.state.{i}.{key}"] = value.detach().clone().reshape(value.shape)
         cases.append({"name": name, "optimizer": f"torch.optim.{cls}",
                       "options": {k: list(v) if isinstance(v, tuple) else v for k, v in opts.items()}})
+    # torch.nn.utils.clip_grad_norm_ on three gradients, clipping (max 1.0) and not (max 100).
+    gen = torch.Generator().manual_seed(7)
+    for label, max_norm in [("clip", 1.0), ("noclip", 100.0)]:
+        params = [torch.zeros(s, requires_grad=True) for s in SHAPES]
+        for i, p in enumerate(params):
+            p.grad = torch.randn(p.shape, generator=gen)
+            tensors[f"{label}.grad.{i}"] = p.grad.clone()
+        total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        tensors[f"{label}.total_norm"] = total.reshape(())
+        for i, p in enumerate(params):
+            tensors[f"{label}.clipped.{i}"] = p.grad.clone()
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(OUT / "optim.safetensors"),
               metadata={"format": "pt"})
     (OUT / "cases.json").write_text(json.dumps({

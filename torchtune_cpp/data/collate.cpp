@@ -3,6 +3,8 @@
 // torch.stack of the packs plus their block-causal mask.
 #include "torchtune_cpp/data/collate.h"
 
+#include "torchtune_cpp/modules/masks.h"
+
 #include <algorithm>
 
 #include "torchtune_cpp/utils/check.h"
@@ -28,31 +30,6 @@ SftBatch padded_collate_sft(const std::vector<Sample>& batch, int64_t padding_id
   return {tokens, labels};
 }
 
-at::Tensor block_causal_mask(const std::vector<std::vector<int64_t>>& seq_lens) {
-  TT_CHECK(!seq_lens.empty(), "collate", "cannot build a mask for an empty batch");
-  auto total = [](const std::vector<int64_t>& lens) {
-    int64_t t = 0;
-    for (int64_t l : lens) t += l;
-    return t;
-  };
-  const int64_t s = total(seq_lens[0]);
-  const auto b = static_cast<int64_t>(seq_lens.size());
-  at::Tensor mask = at::zeros({b, s, s}, at::kBool);
-  auto* m = mask.data_ptr<bool>();
-  for (int64_t i = 0; i < b; ++i) {
-    const std::vector<int64_t>& lens = seq_lens[static_cast<size_t>(i)];
-    TT_CHECK(total(lens) == s, "collate", "pack ", i, " covers ", total(lens),
-             " positions but pack 0 covers ", s, "; packs in a batch must have the same length");
-    int64_t start = 0;
-    for (int64_t len : lens) {
-      for (int64_t q = start; q < start + len; ++q)
-        for (int64_t k = start; k <= q; ++k) m[(i * s + q) * s + k] = true;
-      start += len;
-    }
-  }
-  return mask;
-}
-
 PackedBatch padded_collate_packed(const std::vector<Sample>& batch) {
   TT_CHECK(!batch.empty(), "collate", "cannot collate an empty batch");
   const size_t s = batch[0].tokens.size();
@@ -72,7 +49,7 @@ PackedBatch padded_collate_packed(const std::vector<Sample>& batch) {
   const auto b = static_cast<int64_t>(batch.size());
   const auto w = static_cast<int64_t>(s);
   return {at::tensor(tokens, at::kLong).view({b, w}), at::tensor(labels, at::kLong).view({b, w}),
-          at::tensor(input_pos, at::kLong).view({b, w}), block_causal_mask(seq_lens)};
+          at::tensor(input_pos, at::kLong).view({b, w}), tt::block_causal_mask(seq_lens)};
 }
 
 }  // namespace tt::data

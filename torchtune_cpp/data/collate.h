@@ -23,14 +23,8 @@ struct PackedBatch {
   at::Tensor tokens;     // int64 [b, s]
   at::Tensor labels;     // int64 [b, s]
   at::Tensor input_pos;  // int64 [b, s], positions restarting at each document
-  at::Tensor mask;       // bool [b, s, s]: true where a query may attend to a key
+  at::Tensor mask;       // bool [b, s, s]: tt::block_causal_mask of the packs' seq_lens
 };
-
-// torchtune's create_block_causal_mask: per pack, the block-diagonal of lower-triangular
-// blocks, one block per entry of seq_lens (the padding entry included). This is the mask
-// torchtune builds where flex attention is unavailable; the flex BlockMask it builds on
-// recent GPUs allows the same pairs.
-at::Tensor block_causal_mask(const std::vector<std::vector<int64_t>>& seq_lens);
 
 // Packs must all have the same length (PackedDataset pads each to max_seq_len).
 PackedBatch padded_collate_packed(const std::vector<Sample>& batch);
