@@ -7,6 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 tt_install_system_packages
 tt_ensure_venv
 tt_configure_and_build
-# The embedded-default fine-tuning run lands with the single-device recipe; until then the
-# main job shows what the CLI ships.
-"$tt_build/tune" ls
+# The main job on the embedded default: fine-tune the small Llama2-architecture model in
+# assets/tiny_llama2/ on the project's dataset, on the CPU (paths in the config are relative
+# to the repository root).
+cd "$tt_repo_root"
+"$tt_build/tune" run full_finetune_single_device --config llama2/tiny_full "$@"

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "torchtune_cpp/checkpointing/checkpointer.h"
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/data/alpaca.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
@@ -62,6 +63,7 @@ void register_builtin_components() {
     data::register_datasets();
     register_losses();
     register_profiler();
+    register_checkpointers();
   });
 }
 

@@ -214,7 +214,7 @@ TEST_F(Cli, RunErrors) {
       {"run " + echo + " --config " + cfg + " a=b=c", "must be in the form of key=value"},
       {"run " + echo + " --config /nonexistent.yaml", "/nonexistent.yaml: cannot open the config file"},
       {"run full_finetune_singel_device --config x", "Did you mean 'full_finetune_single_device'?"},
-      {"run full_finetune_single_device --config x", "is not built in this installation"},
+      {"run full_finetune_distributed --config x", "is not built in this installation"},
       {"run --nproc_per_node 2 " + echo + " --config " + cfg, "multi-process launch is not available"},
       {"run --bogus 1 " + echo, "unknown launcher option '--bogus'"},
       {"run " + cfg + " --config " + cfg, "is not an executable program"},

@@ -71,9 +71,6 @@ TEST(Components, RecipePassedKeywordsAreRequiredOnlyAtTheCallSite) {
 // Components a shipped config names that are not available yet, with the message expected.
 const std::vector<std::pair<std::string, std::string>> kPending = {
     {"llama2/7B_full_low_memory", "'bitsandbytes.optim.PagedAdamW' is a torchtune component that torchtune_cpp does not provide"},
-    {"llama2/7B_full", "unknown component 'torchtune.training.FullModelHFCheckpointer'"},
-    {"llama2/7B_full_low_memory", "unknown component 'torchtune.training.FullModelHFCheckpointer'"},
-    {"llama2/13B_full", "unknown component 'torchtune.training.FullModelHFCheckpointer'"},
 };
 
 // Every shipped config is well-formed for its recipe: each component registered, every

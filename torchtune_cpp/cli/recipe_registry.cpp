@@ -32,7 +32,7 @@ std::vector<std::string> distributed_keys() {
 const std::vector<RecipeInfo>& builtin_recipes() {
   static const std::vector<RecipeInfo> recipes = {
       {"full_finetune_single_device", "full_finetune_single_device.cpp",
-       {"llama2/7B_full_low_memory"}, false, single_device_keys()},
+       {"llama2/7B_full_low_memory", "llama2/tiny_full"}, false, single_device_keys()},
       {"full_finetune_distributed", "full_finetune_distributed.cpp",
        {"llama2/7B_full", "llama2/13B_full"}, true, distributed_keys()},
       // torchtune_cpp's addition: one name for both; runs the single-device recipe alone and

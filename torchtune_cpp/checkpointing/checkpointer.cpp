@@ -1,0 +1,619 @@
+// The three full-model checkpointers; see checkpointer.h.
+#include "torchtune_cpp/checkpointing/checkpointer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "torchtune_cpp/checkpointing/safetensors.h"
+#include "torchtune_cpp/checkpointing/safetensors_writer.h"
+#include "torchtune_cpp/config/registry.h"
+#include "torchtune_cpp/utils/check.h"
+
+namespace tt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const kRecipeStateDir = "recipe_state";
+const char* const kRecipeStateFile = "recipe_state.pt";
+const char* const kSafetensorsIndex = "model.safetensors.index.json";
+const char* const kTorchIndex = "pytorch_model.bin.index.json";
+
+void log_info(const std::string& message) {
+  std::cerr << "INFO: " << message << "\n";
+}
+
+// torchtune's ModelType enum names; only LLAMA2 has conversions here.
+void check_model_type(const std::string& model_type) {
+  static const std::vector<std::string> kNames = {
+      "GEMMA",     "GEMMA2", "LLAMA2", "LLAMA3", "LLAMA3_2",  "LLAMA3_VISION", "MISTRAL",
+      "PHI3_MINI", "PHI4",   "REWARD", "QWEN2",  "CLIP_TEXT", "T5_ENCODER"};
+  std::string names;
+  for (const auto& n : kNames) names += (names.empty() ? "" : ", ") + n;
+  TT_CHECK(std::find(kNames.begin(), kNames.end(), model_type) != kNames.end(),
+           "checkpointer.model_type", "'", model_type,
+           "' is not a torchtune ModelType; use the enum name, one of: ", names);
+  TT_CHECK(
+      model_type == "LLAMA2", "checkpointer.model_type", "model_type ", model_type,
+      " is not supported by torchtune_cpp, which converts Llama2 checkpoints only; use LLAMA2");
+}
+
+std::string zfill(const std::string& s, size_t width) {
+  return s.size() >= width ? s : std::string(width - s.size(), '0') + s;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A file's state dict with torchtune's checks (every value a tensor), keys in the order
+// torchtune sees them: safetensors' safe_open().keys() is sorted, torch.load keeps file order.
+StateDict load_weights_file(const std::string& path) {
+  if (ends_with(path, ".safetensors")) {
+    SafetensorsFile file(path);
+    std::vector<std::string> keys = file.keys();
+    std::sort(keys.begin(), keys.end());
+    StateDict sd;
+    sd.reserve(keys.size());
+    for (const auto& k : keys) sd.emplace_back(k, file.tensor(k));
+    return sd;
+  }
+  PickleValue root = load_torch_file(path);
+  TT_CHECK(root.is_dict(), path, "expected a state dict (a dict of tensors), found a ",
+           root.type_name(), "; point checkpoint_files at model weight files");
+  StateDict sd;
+  sd.reserve(root.size());
+  for (const auto& [k, v] : root.dict_items()) {
+    TT_CHECK(k.is_string(), path, "state dict keys must be strings, found a ", k.type_name());
+    TT_CHECK(v.is_tensor(), path,
+             "Expected all values in the state dict to be torch.Tensor. Found ", v.type_name(),
+             " instead (key '", k.to_string(), "').");
+    sd.emplace_back(k.to_string(), v.to_tensor());
+  }
+  return sd;
+}
+
+std::string weakly_canonical(const std::string& p) {
+  return fs::weakly_canonical(fs::absolute(p)).string();
+}
+
+// Removes a folder tree on scope exit unless released.
+class DirGuard {
+ public:
+  explicit DirGuard(std::string path) : path_(std::move(path)) {}
+  ~DirGuard() {
+    if (!path_.empty()) {
+      std::error_code ec;
+      fs::remove_all(path_, ec);
+    }
+  }
+  void release() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
+// Writes a whole state dict as safetensors or torch.save, tensor by tensor; `convert` maps
+// (tune key, tensor) to (output key, tensor) one at a time so no converted copy is held.
+template <class Convert>
+int64_t write_shard(const fs::path& dir, const std::string& name, bool safetensors,
+                    const std::vector<const NamedTensor*>& tensors, Convert&& convert) {
+  const std::string path = (dir / name).string();
+  int64_t bytes = 0;
+  if (safetensors) {
+    std::vector<TensorSpec> specs;
+    for (const NamedTensor* nt : tensors) {
+      const at::Tensor& t = nt->second;
+      specs.push_back({convert.key(nt->first), t.scalar_type(), t.sizes().vec()});
+    }
+    SafetensorsWriter writer(path, specs);
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      at::Tensor out = convert.tensor(tensors[i]->first, tensors[i]->second);
+      bytes += out.numel() * static_cast<int64_t>(out.element_size());
+      writer.write(specs[i].name, out);
+    }
+    writer.finish();
+  } else {
+    TorchSaveWriter writer(path);
+    PickleValue root = PickleValue::ordered_dict();
+    for (const NamedTensor* nt : tensors) {
+      at::Tensor out = convert.tensor(nt->first, nt->second);
+      bytes += out.numel() * static_cast<int64_t>(out.element_size());
+      // One storage per tensor: torch.save writes a view's whole storage, so a parameter
+      // that views a larger buffer would otherwise drag the buffer into the file.
+      const bool owns_storage = out.is_contiguous() && out.storage_offset() == 0 &&
+                                out.storage().nbytes() == out.nbytes();
+      root.set(PickleValue(convert.key(nt->first)),
+               writer.write(owns_storage ? out : out.contiguous().clone()));
+    }
+    writer.finish(root);
+  }
+  // Named by where it will be once the epoch folder is renamed into place.
+  char gib[32];
+  std::snprintf(gib, sizeof gib, "%.2f", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  log_info(str("Model checkpoint of size ", gib, " GiB saved to ", dir.parent_path().string(), "/",
+               dir.filename().string().substr(1, dir.filename().string().find(".partial") - 1), "/",
+               name));
+  return bytes;
+}
+
+struct IdentityConvert {
+  std::string key(const std::string& k) const { return k; }
+  at::Tensor tensor(const std::string&, const at::Tensor& t) const { return t; }
+};
+struct MetaConvert {
+  std::string key(const std::string& k) const { return llama2::tune_to_meta_key(k); }
+  at::Tensor tensor(const std::string&, const at::Tensor& t) const { return t; }
+};
+struct HfConvert {
+  llama2::HfShape shape;
+  std::string key(const std::string& k) const { return llama2::tune_to_hf_key(k); }
+  at::Tensor tensor(const std::string& k, const at::Tensor& t) const {
+    return llama2::tune_to_hf_tensor(k, t, shape);
+  }
+};
+
+}  // namespace
+
+// ---- path helpers -------------------------------------------------------------------
+
+std::vector<std::string> formatted_checkpoint_files(const CheckpointFiles& files) {
+  TT_CHECK(!files.filename_format.empty() && !files.max_filename.empty(),
+           "checkpointer.checkpoint_files",
+           "Must pass 'filename_format' and 'max_filename' keys to generate checkpoint filenames");
+  TT_CHECK(files.max_filename_is_string, "checkpointer.checkpoint_files.max_filename",
+           "`max_filename` must be a string, but found <class 'int'> instead. Quote it, e.g. "
+           "max_filename: \"00003\"");
+  size_t placeholders = 0;
+  for (size_t pos = files.filename_format.find("{}"); pos != std::string::npos;
+       pos = files.filename_format.find("{}", pos + 2))
+    ++placeholders;
+  TT_CHECK(placeholders == 2, "checkpointer.checkpoint_files.filename_format",
+           "Filename format string must have exactly two placeholders, e.g. "
+           "'file_{i}_of_{n_files}.pth'");
+  int64_t n = 0;
+  try {
+    n = std::stoll(files.max_filename);
+  } catch (const std::exception&) {
+    TT_CHECK(false, "checkpointer.checkpoint_files.max_filename", "'", files.max_filename,
+             "' is not a number; use the shard count as written in the file names, e.g. \"00003\"");
+  }
+  std::vector<std::string> out;
+  for (int64_t i = 1; i <= n; ++i) {
+    const std::string& f = files.filename_format;
+    size_t first = f.find("{}");
+    size_t second = f.find("{}", first + 2);
+    out.push_back(f.substr(0, first) + zfill(std::to_string(i), files.max_filename.size()) +
+                  f.substr(first + 2, second - first - 2) + files.max_filename +
+                  f.substr(second + 2));
+  }
+  return out;
+}
+
+std::string get_path(const std::string& input_dir, const std::string& filename) {
+  TT_CHECK(fs::is_directory(input_dir), input_dir, input_dir, " is not a valid directory.");
+  fs::path p = fs::path(input_dir) / filename;
+  TT_CHECK(fs::is_regular_file(p), p.string(), "No file with name: ", filename, " found in ",
+           input_dir, ".");
+  return p.string();
+}
+
+void check_outdir_not_in_ckptdir(const std::string& ckpt_dir, const std::string& out_dir) {
+  fs::path ckpt = weakly_canonical(ckpt_dir);
+  fs::path out = weakly_canonical(out_dir);
+  bool inside = false;
+  for (fs::path p = out;; p = p.parent_path()) {
+    if (p == ckpt) {
+      inside = true;
+      break;
+    }
+    if (p == p.parent_path()) break;
+  }
+  TT_CHECK(!inside, "checkpointer.output_dir",
+           "The output directory cannot be the same as or a subdirectory of the checkpoint "
+           "directory. Found ckpt_dir=",
+           ckpt.string(), " and out_dir=", out.string(), ".");
+}
+
+void copy_files(const std::string& input_dir, const std::string& output_dir) {
+  static const std::vector<std::string> kIgnore = {
+      ".pt",       ".bin",           ".pth",         ".safetensors", kSafetensorsIndex,
+      kTorchIndex, "adapter_config", "adapter_model"};
+  const uintmax_t kMaxBytes = 100ull * 1024 * 1024;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(input_dir, ec), end;
+  TT_CHECK(!ec, input_dir, "cannot list the checkpoint directory: ", ec.message());
+  for (; it != end; it.increment(ec)) {
+    TT_CHECK(!ec, input_dir, "cannot list the checkpoint directory: ", ec.message());
+    const fs::path& p = it->path();
+    std::string name = p.filename().string();
+    if (!name.empty() && name[0] == '.') {
+      if (it->is_directory()) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file()) continue;
+    if (std::any_of(kIgnore.begin(), kIgnore.end(),
+                    [&](const std::string& s) { return ends_with(name, s); }))
+      continue;
+    if (it->file_size() > kMaxBytes) {
+      log_info(str("Skipping copying ", p.string(), " as it exceeds the size limit of 100 MiB."));
+      continue;
+    }
+    fs::path dest = fs::path(output_dir) / fs::relative(p, input_dir);
+    if (fs::exists(dest)) continue;
+    fs::create_directories(dest.parent_path());
+    fs::copy_file(p, dest, ec);
+    TT_CHECK(!ec, dest.string(), "cannot copy ", p.string(), ": ", ec.message());
+    fs::last_write_time(dest, fs::last_write_time(p), ec);  // as shutil.copy2
+  }
+}
+
+// ---- Checkpointer -------------------------------------------------------------------
+
+Checkpointer::Checkpointer(const CheckpointerOptions& options, bool single_file)
+    : options_(options) {
+  // A {filename_format, max_filename} map counts as its 2 keys, as len() does in torchtune.
+  const size_t n_files =
+      options.checkpoint_files.formatted ? 2 : options.checkpoint_files.names.size();
+  if (single_file)
+    TT_CHECK(n_files == 1, "checkpointer.checkpoint_files",
+             "Currently we only support reading from a single checkpoint file. Got ", n_files,
+             " files instead.");
+  TT_CHECK(!options.adapter_checkpoint, "checkpointer.adapter_checkpoint",
+           "adapter checkpoints (LoRA) are not supported: torchtune_cpp runs full fine-tuning "
+           "only; remove adapter_checkpoint or set it to null");
+  should_load_recipe_state_ = options.should_load_recipe_state;
+  if (options.resume_from_checkpoint) {
+    log_info(
+        "*resume_from_checkpoint is deprecated. Please use the 'should_load_recipe_state' instead");
+    should_load_recipe_state_ = true;
+  }
+  check_model_type(options.model_type);
+  checkpoint_dir_ = options.checkpoint_dir;
+  output_dir_ = options.output_dir;
+  check_outdir_not_in_ckptdir(checkpoint_dir_, output_dir_);
+  std::error_code ec;
+  fs::create_directories(output_dir_, ec);
+  TT_CHECK(!ec, output_dir_, "cannot create the output directory: ", ec.message());
+}
+
+void Checkpointer::resolve_paths() {
+  if (should_load_recipe_state_) {
+    fs::path p = options_.recipe_checkpoint
+                     ? fs::path(output_dir_) / *options_.recipe_checkpoint
+                     : fs::path(output_dir_) / kRecipeStateDir / kRecipeStateFile;
+    TT_CHECK(fs::exists(p), p.string(),
+             "If should_load_recipe_state is True, recipe_checkpoint file must be provided.");
+    recipe_path_ = p.string();
+  }
+  std::vector<std::string> names = options_.checkpoint_files.formatted
+                                       ? formatted_checkpoint_files(options_.checkpoint_files)
+                                       : options_.checkpoint_files.names;
+  // Resuming a full fine-tune reads the weights back from output_dir (names include epoch_N/).
+  const std::string& input_dir = should_load_recipe_state_ ? output_dir_ : checkpoint_dir_;
+  paths_.clear();
+  for (const auto& n : names) paths_.push_back(get_path(input_dir, n));
+  std::sort(paths_.begin(), paths_.end());
+  if (should_load_recipe_state_) log_info("Loading the recipe state using: " + *recipe_path_);
+}
+
+std::optional<PickleValue> Checkpointer::load_recipe_state() const {
+  if (!recipe_path_) return std::nullopt;
+  PickleValue state = load_torch_file(*recipe_path_);
+  TT_CHECK(state.is_dict(), *recipe_path_, "a recipe state must be a dict, found a ",
+           state.type_name());
+  return state;
+}
+
+std::string Checkpointer::begin_epoch(int epoch) {
+  // Hidden (copy_files and torchtune's own folder scans skip dot-names) and per-process.
+  fs::path staging = fs::path(output_dir_) / str(".epoch_", epoch, ".partial-", ::getpid());
+  fs::remove_all(staging);
+  fs::create_directories(staging);
+  return staging.string();
+}
+
+void Checkpointer::finish_epoch(const std::string& staging, int epoch, bool intermediate,
+                                const PickleValue* recipe_state) {
+  copy_files(checkpoint_dir_, staging);
+  fs::path target = fs::path(output_dir_) / str("epoch_", epoch);
+  fs::path old = fs::path(output_dir_) / str(".epoch_", epoch, ".old-", ::getpid());
+  std::error_code ec;
+  if (fs::exists(target)) {
+    fs::remove_all(old);
+    fs::rename(target, old, ec);
+    TT_CHECK(!ec, target.string(), "cannot replace the existing folder: ", ec.message());
+  }
+  fs::rename(staging, target, ec);
+  TT_CHECK(!ec, target.string(), "cannot move the finished checkpoint into place: ", ec.message());
+  fs::remove_all(old, ec);
+  if (intermediate) {
+    TT_CHECK(recipe_state != nullptr && recipe_state->is_dict(), "save_checkpoint",
+             "an intermediate checkpoint needs the recipe state dict");
+    // The model and adapter never go into the recipe state (torchtune pops them).
+    PickleValue state = PickleValue::dict();
+    for (const auto& [k, v] : recipe_state->dict_items())
+      if (!(k.is_string() && (k.to_string() == "model" || k.to_string() == "adapter" ||
+                              k.to_string() == "adapter_config")))
+        state.set(k, v);
+    fs::path dir = fs::path(output_dir_) / kRecipeStateDir;
+    fs::create_directories(dir);
+    fs::path path = dir / kRecipeStateFile;
+    save_torch_file(path.string(), state);  // written as .tmp and renamed
+    char gib[32];
+    std::snprintf(gib, sizeof gib, "%.2f",
+                  static_cast<double>(fs::file_size(path)) / (1024.0 * 1024 * 1024));
+    log_info(str("Recipe checkpoint of size ", gib, " GiB saved to ", path.string()));
+  } else {
+    log_info("Saving final epoch checkpoint.");
+  }
+}
+
+template <class F>
+void Checkpointer::save_epoch(int epoch, bool intermediate, const PickleValue* recipe_state,
+                              F&& write_weights) {
+  std::string staging = begin_epoch(epoch);
+  DirGuard guard(staging);
+  write_weights(fs::path(staging));
+  finish_epoch(staging, epoch, intermediate, recipe_state);
+  guard.release();
+}
+
+// ---- HF -----------------------------------------------------------------------------
+
+HfModelConfig read_hf_model_config(const std::string& path) {
+  std::ifstream in(path);
+  TT_CHECK(in.good(), path,
+           "cannot read config.json; FullModelHFCheckpointer needs the Hugging "
+           "Face config.json next to the weights in checkpoint_dir");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    TT_CHECK(false, path, "is not valid JSON: ", e.what());
+  }
+  TT_CHECK(j.is_object(), path, "config.json must be a JSON object");
+  auto get_int = [&](const char* key, bool required) -> std::optional<int64_t> {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+      TT_CHECK(!required, path, "config.json has no '", key,
+               "'; it is needed to convert the weights");
+      return std::nullopt;
+    }
+    TT_CHECK(it->is_number_integer(), path, "config.json's '", key, "' must be an integer");
+    return it->get<int64_t>();
+  };
+  HfModelConfig c;
+  c.num_attention_heads = *get_int("num_attention_heads", true);
+  c.num_key_value_heads = *get_int("num_key_value_heads", true);
+  c.hidden_size = *get_int("hidden_size", true);
+  c.head_dim = get_int("head_dim", false);
+  auto rp = j.find("rope_parameters");
+  if (rp != j.end() && rp->is_object() && rp->contains("rope_theta") &&
+      (*rp)["rope_theta"].is_number())
+    c.rope_theta = (*rp)["rope_theta"].get<double>();
+  else if (j.contains("rope_theta") && j["rope_theta"].is_number())
+    c.rope_theta = j["rope_theta"].get<double>();
+  TT_CHECK(c.num_attention_heads > 0 && c.num_key_value_heads > 0 && c.hidden_size > 0, path,
+           "num_attention_heads, num_key_value_heads and hidden_size must be positive");
+  return c;
+}
+
+FullModelHFCheckpointer::FullModelHFCheckpointer(const CheckpointerOptions& options)
+    : Checkpointer(options, /*single_file=*/false) {
+  config_ = read_hf_model_config((fs::path(checkpoint_dir_) / "config.json").string());
+  resolve_paths();
+}
+
+CheckpointDict FullModelHFCheckpointer::load_checkpoint() {
+  weight_map_.clear();
+  weight_index_.clear();
+  StateDict merged;
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    std::string idx = zfill(std::to_string(i + 1), 4);
+    for (auto& [k, t] : load_weights_file(paths_[i])) {
+      if (weight_index_.count(k)) {
+        // A later file wins, as dict.update; keep one entry in the map.
+        weight_index_[k] = idx;
+        for (auto& e : weight_map_)
+          if (e.first == k) e.second = idx;
+        for (auto& e : merged)
+          if (e.first == k) e.second = t;
+        continue;
+      }
+      weight_map_.emplace_back(k, idx);
+      weight_index_[k] = idx;
+      merged.emplace_back(k, std::move(t));
+    }
+  }
+  CheckpointDict out;
+  out.model = llama2::hf_to_tune(merged, config_.shape());
+  out.recipe_state = load_recipe_state();
+  return out;
+}
+
+void FullModelHFCheckpointer::save_checkpoint(const StateDict& model, int epoch, bool intermediate,
+                                              const PickleValue* recipe_state) {
+  TT_CHECK(!weight_map_.empty(), "FullModelHFCheckpointer",
+           "save_checkpoint needs the shard layout recorded by load_checkpoint(); call it first");
+  HfConvert convert{config_.shape()};
+  // Buckets by input file, in order of first appearance (torchtune's split_state_dicts).
+  std::vector<std::pair<std::string, std::vector<const NamedTensor*>>> buckets;
+  for (const NamedTensor& nt : model) {
+    std::string hf_key = convert.key(nt.first);
+    auto it = weight_index_.find(hf_key);
+    TT_CHECK(it != weight_index_.end(), nt.first, "the key '", hf_key,
+             "' was not in the loaded checkpoint, so it has no shard to go "
+             "to; save only the keys that were loaded");
+    auto b = std::find_if(buckets.begin(), buckets.end(),
+                          [&](const auto& e) { return e.first == it->second; });
+    if (b == buckets.end()) {
+      buckets.emplace_back(it->second, std::vector<const NamedTensor*>{});
+      b = std::prev(buckets.end());
+    }
+    b->second.push_back(&nt);
+  }
+  const bool safe = options_.safe_serialization;
+  const std::string ext = safe ? ".safetensors" : ".bin";
+  std::map<std::string, std::string> shard_names;
+  std::string num_shards = zfill(std::to_string(buckets.size()), 5);
+  for (const auto& [idx, _] : buckets)
+    shard_names[idx] = "model-" + zfill(idx, 5) + "-of-" + num_shards;
+  save_epoch(epoch, intermediate, recipe_state, [&](const fs::path& dir) {
+    int64_t total_size = 0;
+    for (const auto& [idx, tensors] : buckets)
+      total_size += write_shard(dir, shard_names[idx] + ext, safe, tensors, convert);
+    nlohmann::ordered_json index;
+    index["metadata"]["total_size"] = total_size;
+    index["weight_map"] = nlohmann::ordered_json::object();
+    for (const auto& [key, idx] : weight_map_) {
+      auto name = shard_names.find(idx);
+      // A key that never reaches a shard (e.g. inv_freq) keeps its input file's new name,
+      // as in torchtune; an input file with nothing saved has none.
+      TT_CHECK(name != shard_names.end(), key, "no tensor of input file ", idx,
+               " was saved, so its keys cannot be indexed");
+      index["weight_map"][key] = name->second + ext;
+    }
+    AtomicFile f((dir / (safe ? kSafetensorsIndex : kTorchIndex)).string());
+    std::string text = index.dump(2);
+    f.append(text.data(), text.size());
+    f.commit();
+  });
+}
+
+// ---- Meta and torchtune -------------------------------------------------------------
+
+FullModelMetaCheckpointer::FullModelMetaCheckpointer(const CheckpointerOptions& options)
+    : Checkpointer(options, /*single_file=*/true) {
+  resolve_paths();
+}
+
+CheckpointDict FullModelMetaCheckpointer::load_checkpoint() {
+  CheckpointDict out;
+  out.model = llama2::meta_to_tune(load_weights_file(paths_.at(0)));
+  out.recipe_state = load_recipe_state();
+  return out;
+}
+
+void FullModelMetaCheckpointer::save_checkpoint(const StateDict& model, int epoch,
+                                                bool intermediate,
+                                                const PickleValue* recipe_state) {
+  std::vector<const NamedTensor*> tensors;
+  for (const auto& nt : model) tensors.push_back(&nt);
+  save_epoch(epoch, intermediate, recipe_state, [&](const fs::path& dir) {
+    write_shard(dir, "model-00001-of-00001.bin", false, tensors, MetaConvert{});
+  });
+}
+
+FullModelTorchTuneCheckpointer::FullModelTorchTuneCheckpointer(const CheckpointerOptions& options)
+    : Checkpointer(options, /*single_file=*/true) {
+  resolve_paths();
+}
+
+CheckpointDict FullModelTorchTuneCheckpointer::load_checkpoint() {
+  CheckpointDict out;
+  out.model = load_weights_file(paths_.at(0));
+  out.recipe_state = load_recipe_state();
+  return out;
+}
+
+void FullModelTorchTuneCheckpointer::save_checkpoint(const StateDict& model, int epoch,
+                                                     bool intermediate,
+                                                     const PickleValue* recipe_state) {
+  std::vector<const NamedTensor*> tensors;
+  for (const auto& nt : model) tensors.push_back(&nt);
+  save_epoch(epoch, intermediate, recipe_state, [&](const fs::path& dir) {
+    write_shard(dir, "model-00001-of-00001.bin", false, tensors, IdentityConvert{});
+  });
+}
+
+// ---- registration -------------------------------------------------------------------
+
+void register_checkpointers() {
+  using namespace config;
+  auto common = [](bool hf) {
+    std::vector<ArgSpec> args = {
+        arg("checkpoint_dir", ArgType::kString, "folder holding the input checkpoint"),
+        arg("checkpoint_files", ArgType::kListOrMap,
+            "file names, or {filename_format, max_filename}"),
+        arg("model_type", ArgType::kString, "torchtune ModelType name, e.g. LLAMA2"),
+        arg("output_dir", ArgType::kString, "where epoch_N/ and recipe_state/ are written"),
+        arg("adapter_checkpoint", ArgType::kString, "null", "LoRA only: not supported"),
+        arg("recipe_checkpoint", ArgType::kString, "null",
+            "recipe state file relative to output_dir (default recipe_state/recipe_state.pt)"),
+        arg("resume_from_checkpoint", ArgType::kBool, "False",
+            "deprecated: use should_load_recipe_state")};
+    if (hf)
+      args.push_back(
+          arg("safe_serialization", ArgType::kBool, "True", "write .safetensors (else .bin)"));
+    args.push_back(arg("should_load_recipe_state", ArgType::kBool, "False",
+                       "passed by the recipe from resume_from_checkpoint"));
+    return args;
+  };
+  auto options_from = [](const Kwargs& kw) {
+    CheckpointerOptions o;
+    o.checkpoint_dir = kw.get_string("checkpoint_dir");
+    const Node& files = kw.node("checkpoint_files");
+    if (files.is_map()) {
+      o.checkpoint_files.formatted = true;
+      if (const Node* f = files.find("filename_format"))
+        o.checkpoint_files.filename_format = f->text;
+      if (const Node* m = files.find("max_filename")) {
+        o.checkpoint_files.max_filename = m->text;
+        o.checkpoint_files.max_filename_is_string = m->scalar_type() == config::ScalarType::kString;
+      }
+    } else {
+      o.checkpoint_files.names = kw.get_string_list("checkpoint_files");
+    }
+    o.model_type = kw.get_string("model_type");
+    o.output_dir = kw.get_string("output_dir");
+    o.adapter_checkpoint = kw.get_optional_string("adapter_checkpoint");
+    o.recipe_checkpoint = kw.get_optional_string("recipe_checkpoint");
+    o.resume_from_checkpoint = kw.get_bool("resume_from_checkpoint");
+    if (kw.spec().find_arg("safe_serialization"))
+      o.safe_serialization = kw.get_bool("safe_serialization");
+    o.should_load_recipe_state = kw.get_bool("should_load_recipe_state");
+    return o;
+  };
+  register_component<CheckpointerPtr>(
+      ComponentSpec{"torchtune.training.FullModelHFCheckpointer",
+                    "checkpointer",
+                    "Hugging Face checkpoints (sharded safetensors or .bin)",
+                    {},
+                    common(true),
+                    {"torchtune.utils.FullModelHFCheckpointer"}},
+      [options_from](const Kwargs& kw) -> CheckpointerPtr {
+        return std::make_shared<FullModelHFCheckpointer>(options_from(kw));
+      });
+  register_component<CheckpointerPtr>(
+      ComponentSpec{"torchtune.training.FullModelMetaCheckpointer",
+                    "checkpointer",
+                    "Meta consolidated.00.pth checkpoints",
+                    {},
+                    common(false),
+                    {"torchtune.utils.FullModelMetaCheckpointer"}},
+      [options_from](const Kwargs& kw) -> CheckpointerPtr {
+        return std::make_shared<FullModelMetaCheckpointer>(options_from(kw));
+      });
+  register_component<CheckpointerPtr>(
+      ComponentSpec{"torchtune.training.FullModelTorchTuneCheckpointer",
+                    "checkpointer",
+                    "torchtune-keyed single-file checkpoints",
+                    {},
+                    common(false),
+                    {"torchtune.utils.FullModelTorchTuneCheckpointer"}},
+      [options_from](const Kwargs& kw) -> CheckpointerPtr {
+        return std::make_shared<FullModelTorchTuneCheckpointer>(options_from(kw));
+      });
+}
+
+}  // namespace tt

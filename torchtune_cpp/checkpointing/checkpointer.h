@@ -1,0 +1,157 @@
+// torchtune v0.6.1's full-model checkpointers, on state dicts (never on model classes):
+//   FullModelHFCheckpointer         Hugging Face folders: config.json + sharded .safetensors
+//                                   or pytorch_model-*.bin; saved with the input's shard
+//                                   partition as model-0000i-of-0000n.* + index json.
+//   FullModelMetaCheckpointer       one Meta consolidated.00.pth (no permutation).
+//   FullModelTorchTuneCheckpointer  one torchtune-keyed .pt/.bin.
+// Same arguments, validation and error messages as torchtune, and the same output layout:
+//   <output_dir>/epoch_{N}/...       (weights + non-weight files copied from checkpoint_dir)
+//   <output_dir>/recipe_state/recipe_state.pt   (intermediate checkpoints only)
+// Unlike torchtune, an epoch folder is assembled under a hidden temporary name and renamed
+// into place when complete, so an interrupted save never leaves a half epoch_N/.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "torchtune_cpp/checkpointing/torch_save.h"
+#include "torchtune_cpp/models/llama2/convert_weights.h"
+#include "torchtune_cpp/modules/state_dict.h"
+
+namespace tt {
+
+// What load_checkpoint() returns: torchtune's {"model": ..., <recipe_state.pt keys>}.
+struct CheckpointDict {
+  StateDict model;                          // torchtune keys
+  std::optional<PickleValue> recipe_state;  // the recipe_state.pt dict, when resuming
+};
+
+// `checkpoint_files`: a list of names, or {filename_format, max_filename}.
+struct CheckpointFiles {
+  std::vector<std::string> names;
+  bool formatted = false;
+  std::string filename_format;
+  std::string max_filename;
+  bool max_filename_is_string = true;  // torchtune refuses an int max_filename
+};
+
+struct CheckpointerOptions {
+  std::string checkpoint_dir;
+  CheckpointFiles checkpoint_files;
+  std::string model_type;
+  std::string output_dir;
+  std::optional<std::string> adapter_checkpoint;
+  std::optional<std::string> recipe_checkpoint;
+  bool resume_from_checkpoint = false;  // deprecated: forces should_load_recipe_state
+  bool should_load_recipe_state = false;
+  bool safe_serialization = true;  // FullModelHFCheckpointer only
+};
+
+class Checkpointer {
+ public:
+  virtual ~Checkpointer() = default;
+
+  virtual CheckpointDict load_checkpoint() = 0;
+  // Writes epoch_{epoch}/ and, when `intermediate`, recipe_state/recipe_state.pt from
+  // `recipe_state` (a dict; required then). Tensors may be on any device.
+  virtual void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
+                               const PickleValue* recipe_state) = 0;
+
+  const std::string& output_dir() const { return output_dir_; }
+  const std::string& checkpoint_dir() const { return checkpoint_dir_; }
+  // The resolved, sorted weight files.
+  const std::vector<std::string>& checkpoint_paths() const { return paths_; }
+  bool should_load_recipe_state() const { return should_load_recipe_state_; }
+  const std::optional<std::string>& recipe_checkpoint_path() const { return recipe_path_; }
+
+ protected:
+  // Steps 1-4 and 6 of torchtune's constructor order (the HF config is read in between by
+  // the subclass). `single_file` enforces the Meta/torchtune one-file rule.
+  Checkpointer(const CheckpointerOptions& options, bool single_file);
+  void resolve_paths();
+
+  std::optional<PickleValue> load_recipe_state() const;
+  // Runs `write_weights(dir)` into a hidden staging folder, copies the side files, renames
+  // the folder to epoch_{epoch}, then writes the recipe state if intermediate.
+  template <class F>
+  void save_epoch(int epoch, bool intermediate, const PickleValue* recipe_state, F&& write_weights);
+
+  CheckpointerOptions options_;
+  std::string checkpoint_dir_;
+  std::string output_dir_;
+  bool should_load_recipe_state_ = false;
+  std::vector<std::string> paths_;
+  std::optional<std::string> recipe_path_;
+
+ private:
+  void finish_epoch(const std::string& staging, int epoch, bool intermediate,
+                    const PickleValue* recipe_state);
+  std::string begin_epoch(int epoch);
+};
+
+using CheckpointerPtr = std::shared_ptr<Checkpointer>;
+
+// The config.json fields the Llama2 conversion needs (plus rope_theta for completeness:
+// transformers 5 writes it under rope_parameters, older versions at the top level).
+struct HfModelConfig {
+  int64_t num_attention_heads = 0;
+  int64_t num_key_value_heads = 0;
+  int64_t hidden_size = 0;
+  std::optional<int64_t> head_dim;
+  double rope_theta = 10000.0;
+
+  llama2::HfShape shape() const {
+    return {num_attention_heads, num_key_value_heads, hidden_size, head_dim};
+  }
+};
+HfModelConfig read_hf_model_config(const std::string& config_json_path);
+
+class FullModelHFCheckpointer : public Checkpointer {
+ public:
+  explicit FullModelHFCheckpointer(const CheckpointerOptions& options);
+  CheckpointDict load_checkpoint() override;
+  void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
+                       const PickleValue* recipe_state) override;
+
+  const HfModelConfig& config() const { return config_; }
+  // HF key -> 1-based input file index as "0001", in load order (filled by load_checkpoint).
+  const std::vector<std::pair<std::string, std::string>>& weight_map() const { return weight_map_; }
+
+ private:
+  HfModelConfig config_;
+  std::vector<std::pair<std::string, std::string>> weight_map_;
+  std::map<std::string, std::string> weight_index_;
+};
+
+class FullModelMetaCheckpointer : public Checkpointer {
+ public:
+  explicit FullModelMetaCheckpointer(const CheckpointerOptions& options);
+  CheckpointDict load_checkpoint() override;
+  void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
+                       const PickleValue* recipe_state) override;
+};
+
+class FullModelTorchTuneCheckpointer : public Checkpointer {
+ public:
+  explicit FullModelTorchTuneCheckpointer(const CheckpointerOptions& options);
+  CheckpointDict load_checkpoint() override;
+  void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
+                       const PickleValue* recipe_state) override;
+};
+
+// torchtune's path helpers (training/checkpointing/_utils.py).
+std::vector<std::string> formatted_checkpoint_files(const CheckpointFiles& files);
+std::string get_path(const std::string& input_dir, const std::string& filename);
+void check_outdir_not_in_ckptdir(const std::string& ckpt_dir, const std::string& out_dir);
+// Copies every file of `input_dir` (recursively, keeping sub-folders) except hidden ones,
+// weights, index files and files over 100 MiB; never overwrites.
+void copy_files(const std::string& input_dir, const std::string& output_dir);
+
+// Registers the three checkpointers under torchtune.training.* and torchtune.utils.*.
+void register_checkpointers();
+
+}  // namespace tt
