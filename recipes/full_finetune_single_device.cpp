@@ -9,21 +9,31 @@
 //     clip_grad_norm, optimizer step, optional LR schedule
 //   - activation checkpointing (enable_activation_checkpointing)
 //   - checkpoints through the configured checkpointer at every epoch end, in the input's
-//     format family; intermediate ones carry the recipe state
+//     format family; intermediate ones carry the recipe state; beyond torchtune,
+//     save_every_n_steps writes mid-epoch step_N/ checkpoints
+//   - exact resume (resume_from_checkpoint: True): weights, optimizer state (any of
+//     torchtune's layouts), LR-schedule position, RNG state and the data position, also
+//     mid-epoch; the continued run computes what the uninterrupted one would have
+//   - SIGTERM / SIGINT (preemption, Ctrl-C): a checkpoint at the next step boundary, then a
+//     clean exit; a second signal stops at once
 //   - metric logging every log_every_n_steps optimizer steps: loss, lr,
 //     tokens_per_second_per_gpu, grad_norm (with clipping), peak memory on CUDA
-// Refused (not available yet): resume_from_checkpoint: True, optimizer_in_bwd: True,
-// enable_activation_offloading: True. compile is accepted and has no effect.
+// Refused (not available yet): optimizer_in_bwd: True, enable_activation_offloading: True.
+// compile is accepted and has no effect.
 //
 //   tune run full_finetune_single_device --config llama2/tiny_full [key=value ...]
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <random>
 
+#include <ATen/CPUGeneratorImpl.h>
 #if defined(TT_WITH_CUDA)
+#include <ATen/cuda/CUDAGeneratorImpl.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -36,6 +46,7 @@
 #include "torchtune_cpp/config/validate.h"
 // ---- model, data, training
 #include "torchtune_cpp/checkpointing/checkpointer.h"
+#include "torchtune_cpp/checkpointing/optimizer_state.h"
 #include "torchtune_cpp/data/collate.h"
 #include "torchtune_cpp/data/sampler.h"
 #include "torchtune_cpp/data/sft.h"
@@ -66,7 +77,17 @@ struct RecipeState {
   int64_t total_epochs = 1;
   std::optional<int64_t> max_steps_per_epoch;
   int64_t global_step = 0;
+  int64_t batches_in_epoch = 0;  // micro-batches of epoch `epochs_run` already trained on
 };
+
+// Set by SIGTERM/SIGINT; the loop saves and stops at the next optimizer step.
+std::atomic<int> g_stop_signal{0};
+void on_stop_signal(int sig) {
+  if (g_stop_signal.exchange(sig) != 0) {  // a second signal: stop now
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
 
 Node call_kwargs(std::initializer_list<std::pair<const char*, std::string>> kv) {
   Node n = Node::map();
@@ -84,8 +105,7 @@ class FullFinetuneRecipeSingleDevice {
     dtype_ = tt::training_dtype(cfg.has("dtype") ? std::optional<std::string>(cfg.get_string("dtype"))
                                                  : std::nullopt,
                                 device_, cfg.where("dtype"));
-    TT_CHECK(!cfg.get_bool("resume_from_checkpoint"), cfg.where("resume_from_checkpoint"),
-             "resuming is not available in this recipe yet; set resume_from_checkpoint=False");
+    resume_ = cfg.get_bool("resume_from_checkpoint");
     TT_CHECK(!cfg.get_bool("optimizer_in_bwd"), cfg.where("optimizer_in_bwd"),
              "optimizer_in_bwd is not available in this recipe yet; set optimizer_in_bwd=False");
     TT_CHECK(!cfg.get_bool_or("enable_activation_offloading", false),
@@ -99,6 +119,9 @@ class FullFinetuneRecipeSingleDevice {
     log_every_ = cfg.get_int_or("log_every_n_steps", 1);
     log_peak_memory_ = cfg.get_bool_or("log_peak_memory_stats", false);
     clip_grad_norm_ = cfg.get_optional_double("clip_grad_norm");
+    save_every_ = cfg.get_optional_int("save_every_n_steps");
+    TT_CHECK(!save_every_ || *save_every_ >= 1, cfg.where("save_every_n_steps"),
+             "must be at least 1, or null to save at epoch ends only");
     state_.total_epochs = cfg.get_int("epochs");
     state_.max_steps_per_epoch = cfg.get_optional_int("max_steps_per_epoch");
     // A null seed is drawn at random, as torchtune does, and recorded.
@@ -110,11 +133,21 @@ class FullFinetuneRecipeSingleDevice {
     logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
     logger_->log_config(cfg_);
     checkpointer_ = instantiate<tt::CheckpointerPtr>(
-        cfg_, "checkpointer", call_kwargs({{"should_load_recipe_state", "False"}}));
-    setup_model(checkpointer_->load_checkpoint().model);
+        cfg_, "checkpointer", call_kwargs({{"should_load_recipe_state", resume_ ? "True" : "False"}}));
+    tt::CheckpointDict ckpt = checkpointer_->load_checkpoint();
+    if (resume_) update_recipe_state(*ckpt.recipe_state);
+    setup_model(std::move(ckpt.model));
     tokenizer_ = instantiate<tt::llama2::TokenizerPtr>(cfg_, "tokenizer", Node::map());
     optimizer_ = instantiate<tt::OptimizerPtr, tt::StateDict>(cfg_, "optimizer", Node::map(),
                                                               tt::named_parameters(*model_));
+    if (resume_) {
+      // Any of torchtune's layouts (single device, distributed, in-backward) is accepted.
+      const std::string where = *checkpointer_->recipe_checkpoint_path();
+      optimizer_->load_state_dict(
+          tt::convert_optimizer_state(ckpt.recipe_state->at("optimizer"), tt::OptimizerLayout::kIndexed,
+                                      param_names(), where),
+          where);
+    }
     loss_ = instantiate<tt::LossSpec>(cfg_, "loss", Node::map());
     dataset_ = instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, "dataset", Node::map(),
                                                                            tokenizer_);
@@ -122,6 +155,11 @@ class FullFinetuneRecipeSingleDevice {
     steps_per_epoch_ = batches / grad_accum_;
     if (state_.max_steps_per_epoch && *state_.max_steps_per_epoch < steps_per_epoch_)
       steps_per_epoch_ = *state_.max_steps_per_epoch;
+    // torchtune's recipe_state.pt has no step count: it is implied by whole epochs.
+    if (resume_ && !resumed_global_step_) state_.global_step = state_.epochs_run * steps_per_epoch_;
+    if (resume_)
+      std::cout << "Resuming from " << *checkpointer_->resume_folder() << " at epoch " << state_.epochs_run + 1
+                << ", global step " << state_.global_step << ", micro-batch " << state_.batches_in_epoch << "\n";
     TT_CHECK(steps_per_epoch_ > 0, cfg_.where("batch_size"), "the dataset's ", dataset_->size(),
              " samples make no full optimizer step with batch_size ", batch_size_,
              " and gradient_accumulation_steps ", grad_accum_, "; lower them");
@@ -141,12 +179,15 @@ class FullFinetuneRecipeSingleDevice {
     at::Tensor running_loss = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kFloat));
     int64_t num_tokens = 0;
     auto t0 = std::chrono::steady_clock::now();
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGINT, on_stop_signal);
     for (int64_t epoch = state_.epochs_run; epoch < state_.total_epochs; ++epoch) {
       // torchtune's DistributedSampler: seed 0, reshuffled by epoch.
       auto order = tt::data::distributed_sampler_indices(
           dataset_->size(), epoch, {1, 0, cfg_.get_bool("shuffle"), 0, false});
       auto batches = tt::data::batch_indices(order, batch_size_);
-      for (size_t idx = 0; idx < batches.size(); ++idx) {
+      // A resumed run starts where the checkpoint was taken, without touching earlier samples.
+      for (size_t idx = static_cast<size_t>(state_.batches_in_epoch); idx < batches.size(); ++idx) {
         if (state_.max_steps_per_epoch &&
             static_cast<int64_t>(idx) / grad_accum_ == *state_.max_steps_per_epoch)
           break;
@@ -185,20 +226,35 @@ class FullFinetuneRecipeSingleDevice {
         }
         running_loss.zero_();
         num_tokens = 0;
+        state_.batches_in_epoch = static_cast<int64_t>(idx) + 1;
+        const bool epoch_done = (static_cast<int64_t>(idx) + 1) / grad_accum_ == steps_per_epoch_;
+        if (g_stop_signal.load() != 0) {
+          std::cout << "Received signal " << g_stop_signal.load() << ": saving a checkpoint and stopping\n";
+          save_checkpoint(tt::str("step_", state_.global_step), /*intermediate=*/true);
+          std::cout << "Stopped at step " << state_.global_step
+                    << "; run again with resume_from_checkpoint=True to continue\n";
+          return;
+        }
+        if (save_every_ && state_.global_step % *save_every_ == 0 && !epoch_done)
+          save_checkpoint(tt::str("step_", state_.global_step), /*intermediate=*/true);
         t0 = std::chrono::steady_clock::now();
       }
       state_.epochs_run += 1;
-      save_checkpoint(epoch);
+      state_.batches_in_epoch = 0;
+      save_checkpoint(tt::str("epoch_", epoch), /*intermediate=*/epoch + 1 < state_.total_epochs);
     }
   }
 
-  void cleanup() { logger_->close(); }
+  void cleanup() {
+    checkpointer_->wait_post_save();
+    logger_->close();
+  }
 
  private:
-  void setup_model(const tt::StateDict& checkpoint) {
+  void setup_model(tt::StateDict&& checkpoint) {
     model_ = instantiate<tt::llama2::ModelPtr>(cfg_, "model", Node::map());
-    tt::materialize(*model_, device_, dtype_, &checkpoint, {});
-    tt::load_state_dict(*model_, checkpoint, /*strict=*/true);  // also refuses extra keys
+    // Strict (torchtune's load_state_dict); checkpoint tensors are released as they are copied.
+    tt::materialize_from(*model_, device_, dtype_, std::move(checkpoint));
     model_->wrapper.activation_checkpointing = cfg_.get_bool_or("enable_activation_checkpointing", false);
   }
 
@@ -249,44 +305,93 @@ class FullFinetuneRecipeSingleDevice {
 #endif
   }
 
-  void save_checkpoint(int64_t epoch) {
-    const bool intermediate = epoch + 1 < state_.total_epochs;
+  // torchtune's checks and warnings when taking over a checkpoint's recipe state.
+  void update_recipe_state(const tt::PickleValue& st) {
+    const std::string where = *checkpointer_->recipe_checkpoint_path();
+    for (const char* key : {"seed", "epochs_run", "total_epochs", "max_steps_per_epoch", "optimizer"})
+      TT_CHECK(st.find(key) != nullptr, where, "has no '", key,
+               "': Checkpoint does not contain the required keys needed for updating recipe state. "
+               "Are you sure you passed in the right recipe checkpoint?");
+    state_.epochs_run = st.at("epochs_run").to_int();
+    const int64_t seed = st.at("seed").to_int();
+    if (seed != state_.seed) {
+      std::cerr << "WARNING: Config value for seed does not match the checkpoint value, using the "
+                   "checkpoint value: " << seed << "\n";
+      state_.seed = seed;
+    }
+    const tt::PickleValue& max_steps = st.at("max_steps_per_epoch");
+    std::optional<int64_t> ckpt_max = max_steps.is_none() ? std::nullopt : std::optional(max_steps.to_int());
+    if (ckpt_max != state_.max_steps_per_epoch) {
+      std::cerr << "WARNING: Config value for max_steps_per_epoch does not match the checkpoint value, "
+                   "using the checkpoint value: " << (ckpt_max ? std::to_string(*ckpt_max) : "None") << "\n";
+      state_.max_steps_per_epoch = ckpt_max;
+    }
+    if (st.at("total_epochs").to_int() != state_.total_epochs)
+      std::cerr << "WARNING: Config value for total_epochs does not match the checkpoint value, "
+                   "using the config value: " << state_.total_epochs << "\n";
+    // What torchtune does not record, for an exact continuation (absent in its files).
+    if (const tt::PickleValue* g = st.find("global_step")) {
+      state_.global_step = g->to_int();
+      resumed_global_step_ = true;
+    }
+    if (const tt::PickleValue* d = st.find("dataloader"); d && d->is_dict() && d->find("epoch") &&
+                                                          d->find("batches_in_epoch")) {
+      TT_CHECK(d->at("epoch").to_int() == state_.epochs_run, where,
+               "dataloader.epoch disagrees with epochs_run; the file is inconsistent");
+      state_.batches_in_epoch = d->at("batches_in_epoch").to_int();
+    }
+    if (const tt::PickleValue* rng = st.find("rng_state"); rng && rng->is_dict()) {
+      auto restore = [](at::Generator gen, const tt::PickleValue& state) {
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_state(state.to_tensor().clone());
+      };
+      if (const tt::PickleValue* cpu = rng->find("cpu")) restore(at::detail::getDefaultCPUGenerator(), *cpu);
+#if defined(TT_WITH_CUDA)
+      if (const tt::PickleValue* cuda = rng->find("cuda"); cuda && device_.is_cuda())
+        restore(at::cuda::detail::getDefaultCUDAGenerator(device_.index() < 0 ? 0 : device_.index()), *cuda);
+#endif
+    }
+  }
+
+  std::vector<std::string> param_names() {
+    std::vector<std::string> names;
+    for (const auto& [key, p] : tt::named_parameters(*model_)) names.push_back(key);
+    return names;
+  }
+
+  void save_checkpoint(const std::string& folder, bool intermediate) {
     tt::StateDict weights;
     for (auto& [key, p] : tt::named_parameters(*model_)) weights.emplace_back(key, p.detach());
     std::optional<tt::PickleValue> recipe_state;
     if (intermediate) recipe_state = recipe_state_value();
-    checkpointer_->save_checkpoint(weights, static_cast<int>(epoch), intermediate,
-                                   recipe_state ? &*recipe_state : nullptr);
+    checkpointer_->save_folder(weights, folder, recipe_state ? &*recipe_state : nullptr);
   }
 
-  // torchtune's recipe_state.pt keys, with the optimizer in torch.optim's layout.
+  // torchtune's recipe_state.pt keys, with the optimizer in torch.optim's layout, then what
+  // an exact resume needs beyond them.
   tt::PickleValue recipe_state_value() const {
     using PV = tt::PickleValue;
-    PV::DictItems state;
-    for (const auto& [i, s] : optimizer_->state()) {
-      PV::DictItems entry;
-      if (s.step.defined()) entry.emplace_back(PV("step"), PV(s.step.cpu()));
-      if (s.exp_avg.defined()) entry.emplace_back(PV("exp_avg"), PV(s.exp_avg.cpu()));
-      if (s.exp_avg_sq.defined()) entry.emplace_back(PV("exp_avg_sq"), PV(s.exp_avg_sq.cpu()));
-      if (s.momentum_buffer.defined()) entry.emplace_back(PV("momentum_buffer"), PV(s.momentum_buffer.cpu()));
-      state.emplace_back(PV(static_cast<int64_t>(i)), PV::dict(std::move(entry)));
-    }
-    const tt::OptimizerOptions& o = optimizer_->options();
-    PV::Items param_ids;
-    for (size_t i = 0; i < optimizer_->params().size(); ++i) param_ids.emplace_back(static_cast<int64_t>(i));
-    PV::DictItems group = {{PV("lr"), PV(o.lr)},
-                           {PV("betas"), PV::tuple({PV(o.beta1), PV(o.beta2)})},
-                           {PV("eps"), PV(o.eps)},
-                           {PV("weight_decay"), PV(o.weight_decay)},
-                           {PV("params"), PV::list(std::move(param_ids))}};
-    PV::DictItems top = {{PV("seed"), PV(state_.seed)},
-                         {PV("epochs_run"), PV(state_.epochs_run)},
-                         {PV("total_epochs"), PV(state_.total_epochs)},
-                         {PV("max_steps_per_epoch"),
-                          state_.max_steps_per_epoch ? PV(*state_.max_steps_per_epoch) : PV::none()},
-                         {PV("optimizer"), PV::dict({{PV("state"), PV::dict(std::move(state))},
-                                                     {PV("param_groups"), PV::list({PV::dict(std::move(group))})}})}};
-    return PV::dict(std::move(top));
+    PV optimizer = optimizer_->state_dict();
+    for (auto& [key, value] : optimizer.dict_items())
+      if (key.to_string() == "state")
+        for (auto& [i, entry] : value.dict_items())
+          for (auto& [k, v] : entry.dict_items()) v = PV(v.to_tensor().cpu());
+    PV rng = PV::dict({{"cpu", PV(at::detail::getDefaultCPUGenerator().get_state())}});
+#if defined(TT_WITH_CUDA)
+    if (device_.is_cuda())
+      rng.set("cuda", PV(at::cuda::detail::getDefaultCUDAGenerator(device_.index() < 0 ? 0 : device_.index())
+                             .get_state()));
+#endif
+    return PV::dict({{"seed", state_.seed},
+                     {"epochs_run", state_.epochs_run},
+                     {"total_epochs", state_.total_epochs},
+                     {"max_steps_per_epoch",
+                      state_.max_steps_per_epoch ? PV(*state_.max_steps_per_epoch) : PV::none()},
+                     {"dataloader", PV::dict({{"epoch", state_.epochs_run},
+                                              {"batches_in_epoch", state_.batches_in_epoch}})},
+                     {"optimizer", std::move(optimizer)},
+                     {"global_step", state_.global_step},
+                     {"rng_state", std::move(rng)}});
   }
 
   const Config& cfg_;
@@ -295,6 +400,8 @@ class FullFinetuneRecipeSingleDevice {
   int64_t grad_accum_ = 1, batch_size_ = 1, log_every_ = 1, steps_per_epoch_ = 0;
   bool log_peak_memory_ = false;
   std::optional<double> clip_grad_norm_;
+  std::optional<int64_t> save_every_;
+  bool resume_ = false, resumed_global_step_ = false;
   RecipeState state_;
   tt::MetricLoggerPtr logger_;
   tt::CheckpointerPtr checkpointer_;

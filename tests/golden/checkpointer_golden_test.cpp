@@ -181,7 +181,8 @@ TEST(Checkpointer, HfBinRoundTripWithIndexAndSideFiles) {
   EXPECT_EQ(files_in(epoch),
             (std::vector<std::string>{"config.json", "generation_config.json",
                                       "model-00001-of-00002.bin", "model-00002-of-00002.bin",
-                                      "original/params.json", "pytorch_model.bin.index.json"}));
+                                      "original/params.json", "pytorch_model.bin.index.json",
+                                      "recipe_state.pt"}));
   expect_shards_reproduced(src, epoch,
                            {{"pytorch_model-00001-of-00002.bin", "model-00001-of-00002.bin"},
                             {"pytorch_model-00002-of-00002.bin", "model-00002-of-00002.bin"}});
@@ -345,8 +346,12 @@ TEST(Checkpointer, TorchtuneErrors) {
     expect_error([&] { FullModelHFCheckpointer{o}; }, {"not supported"});
   }
   {
+    // Resuming with nothing in output_dir: no listed files there, no complete checkpoint.
     CheckpointerOptions o = options(kHfSingle, {"model.safetensors"}, out.str());
     o.should_load_recipe_state = true;
+    expect_error([&] { FullModelHFCheckpointer{o}; }, {"nothing to resume from", out.str()});
+    // torchtune's convention (files listed under output_dir) without the recipe state file.
+    std::filesystem::copy_file(kHfSingle + "/model.safetensors", out / "model.safetensors");
     expect_error([&] { FullModelHFCheckpointer{o}; },
                  {"If should_load_recipe_state is True, recipe_checkpoint file must be provided."});
   }

@@ -5,15 +5,10 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 
+#include "recipe/recipe_helpers.h"
 #include "torchtune_cpp/checkpointing/safetensors.h"
 #include "torchtune_cpp/checkpointing/safetensors_writer.h"
 #include "torchtune_cpp/models/llama2/convert_weights.h"
@@ -23,34 +18,11 @@
 namespace tt {
 namespace {
 
-namespace fs = std::filesystem;
-
-struct Result {
-  int status = -1;
-  std::string out;
-};
-
-Result shell(const std::string& cmd) {
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  Result r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(pipe);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
+using namespace tt::recipe_test;
 
 std::vector<double> logged_losses(const fs::path& log_dir) {
   std::vector<double> losses;
-  for (const auto& entry : fs::directory_iterator(log_dir)) {
-    std::ifstream in(entry.path());
-    std::string line;
-    std::regex re("^Step \\d+ \\| loss:([0-9.eE+-]+) ");
-    std::smatch m;
-    while (std::getline(in, line))
-      if (std::regex_search(line, m, re)) losses.push_back(std::stod(m[1]));
-  }
+  for (const auto& [step, values] : read_disk_logs(log_dir)) losses.push_back(values.at("loss"));
   return losses;
 }
 

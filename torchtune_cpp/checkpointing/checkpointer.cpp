@@ -1,10 +1,17 @@
 // The three full-model checkpointers; see checkpointer.h.
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -15,6 +22,8 @@
 #include "torchtune_cpp/checkpointing/safetensors_writer.h"
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/utils/check.h"
+
+extern char** environ;
 
 namespace tt {
 
@@ -29,6 +38,23 @@ const char* const kTorchIndex = "pytorch_model.bin.index.json";
 
 void log_info(const std::string& message) {
   std::cerr << "INFO: " << message << "\n";
+}
+
+// Fault injection for the crash-safety tests: TORCHTUNE_CPP_CRASH_AT=<point>[:<k>] kills the
+// process (SIGKILL, no cleanup, as a power loss or OOM kill would) the k-th time (default
+// 1st) a save reaches <point>: "mid_weights" (after the first weight file), "before_rename"
+// (folder complete, not yet in place).
+void crash_point(const char* point) {
+  static const char* spec = std::getenv("TORCHTUNE_CPP_CRASH_AT");
+  if (spec == nullptr || *spec == '\0') return;
+  static std::atomic<int> hits{0};
+  std::string s(spec), name = s;
+  int k = 1;
+  if (size_t colon = s.find(':'); colon != std::string::npos) {
+    name = s.substr(0, colon);
+    k = std::atoi(s.c_str() + colon + 1);
+  }
+  if (name == point && ++hits == k) ::raise(SIGKILL);
 }
 
 // torchtune's ModelType enum names; only LLAMA2 has conversions here.
@@ -122,6 +148,7 @@ int64_t write_shard(const fs::path& dir, const std::string& name, bool safetenso
       writer.write(specs[i].name, out);
     }
     writer.finish();
+    crash_point("mid_weights");
   } else {
     TorchSaveWriter writer(path);
     PickleValue root = PickleValue::ordered_dict();
@@ -136,6 +163,7 @@ int64_t write_shard(const fs::path& dir, const std::string& name, bool safetenso
                writer.write(owns_storage ? out : out.contiguous().clone()));
     }
     writer.finish(root);
+    crash_point("mid_weights");
   }
   // Named by where it will be once the epoch folder is renamed into place.
   char gib[32];
@@ -240,15 +268,17 @@ void copy_files(const std::string& input_dir, const std::string& output_dir) {
       if (it->is_directory()) it.disable_recursion_pending();
       continue;
     }
-    if (!it->is_regular_file()) continue;
+    // Free functions, which follow symlinks: a Hugging Face cache snapshot is all links.
+    if (!fs::is_regular_file(p, ec)) continue;
     if (std::any_of(kIgnore.begin(), kIgnore.end(),
                     [&](const std::string& s) { return ends_with(name, s); }))
       continue;
-    if (it->file_size() > kMaxBytes) {
+    if (fs::file_size(p, ec) > kMaxBytes) {
       log_info(str("Skipping copying ", p.string(), " as it exceeds the size limit of 100 MiB."));
       continue;
     }
-    fs::path dest = fs::path(output_dir) / fs::relative(p, input_dir);
+    // Lexical: fs::relative() resolves symlinks, which would lead out of a cache snapshot.
+    fs::path dest = fs::path(output_dir) / p.lexically_relative(input_dir);
     if (fs::exists(dest)) continue;
     fs::create_directories(dest.parent_path());
     fs::copy_file(p, dest, ec);
@@ -278,7 +308,7 @@ Checkpointer::Checkpointer(const CheckpointerOptions& options, bool single_file)
     should_load_recipe_state_ = true;
   }
   check_model_type(options.model_type);
-  checkpoint_dir_ = options.checkpoint_dir;
+  checkpoint_dir_ = resolve_checkpoint_dir(options.checkpoint_dir);
   output_dir_ = options.output_dir;
   check_outdir_not_in_ckptdir(checkpoint_dir_, output_dir_);
   std::error_code ec;
@@ -287,23 +317,60 @@ Checkpointer::Checkpointer(const CheckpointerOptions& options, bool single_file)
 }
 
 void Checkpointer::resolve_paths() {
-  if (should_load_recipe_state_) {
+  std::vector<std::string> names = options_.checkpoint_files.formatted
+                                       ? formatted_checkpoint_files(options_.checkpoint_files)
+                                       : options_.checkpoint_files.names;
+  paths_.clear();
+  if (!should_load_recipe_state_) {
+    for (const auto& n : names) paths_.push_back(get_path(checkpoint_dir_, n));
+    std::sort(paths_.begin(), paths_.end());
+    return;
+  }
+  // Resuming a full fine-tune reads the weights back from output_dir. torchtune's
+  // convention: checkpoint_files name them there (epoch_N/...), with the recipe state at
+  // recipe_checkpoint or recipe_state/recipe_state.pt.
+  bool listed = !names.empty();
+  for (const auto& n : names) listed = listed && fs::is_regular_file(fs::path(output_dir_) / n);
+  if (listed) {
+    for (const auto& n : names) paths_.push_back(get_path(output_dir_, n));
+    std::sort(paths_.begin(), paths_.end());
+    resume_folder_ = fs::path(paths_.front()).parent_path().string();
     fs::path p = options_.recipe_checkpoint
                      ? fs::path(output_dir_) / *options_.recipe_checkpoint
                      : fs::path(output_dir_) / kRecipeStateDir / kRecipeStateFile;
     TT_CHECK(fs::exists(p), p.string(),
              "If should_load_recipe_state is True, recipe_checkpoint file must be provided.");
     recipe_path_ = p.string();
+  } else {
+    // Otherwise the latest complete checkpoint there: a folder with its own recipe state,
+    // or torchtune v0.6's layout (the last epoch_N plus recipe_state/recipe_state.pt).
+    std::vector<CheckpointFolder> found = list_checkpoints(output_dir_);
+    const CheckpointFolder* latest = nullptr;
+    for (const auto& f : found)
+      if (f.resumable) latest = &f;
+    fs::path mirror = fs::path(output_dir_) / kRecipeStateDir / kRecipeStateFile;
+    if (latest != nullptr) {
+      recipe_path_ = (fs::path(latest->path) / kRecipeStateFile).string();
+    } else if (fs::exists(mirror)) {
+      PickleValue st = load_torch_file(mirror.string());
+      const PickleValue* run = st.is_dict() ? st.find("epochs_run") : nullptr;
+      TT_CHECK(run != nullptr && run->is_int(), mirror.string(),
+               "has no epochs_run; Checkpoint does not contain the required keys needed for "
+               "updating recipe state. Are you sure you passed in the right recipe checkpoint?");
+      for (const auto& f : found)
+        if (f.name == str("epoch_", run->to_int() - 1)) latest = &f;
+      recipe_path_ = mirror.string();
+    }
+    TT_CHECK(latest != nullptr, "resume_from_checkpoint",
+             "nothing to resume from: output_dir ", output_dir_,
+             " holds no complete intermediate checkpoint (an epoch_N or step_N folder with its "
+             "recipe_state.pt), and checkpointer.checkpoint_files are not found there; check "
+             "output_dir, or set resume_from_checkpoint=False to start afresh");
+    resume_folder_ = latest->path;
+    paths_ = checkpoint_weight_files(latest->path);
+    log_info(str("Resuming from the latest checkpoint in output_dir: ", latest->path));
   }
-  std::vector<std::string> names = options_.checkpoint_files.formatted
-                                       ? formatted_checkpoint_files(options_.checkpoint_files)
-                                       : options_.checkpoint_files.names;
-  // Resuming a full fine-tune reads the weights back from output_dir (names include epoch_N/).
-  const std::string& input_dir = should_load_recipe_state_ ? output_dir_ : checkpoint_dir_;
-  paths_.clear();
-  for (const auto& n : names) paths_.push_back(get_path(input_dir, n));
-  std::sort(paths_.begin(), paths_.end());
-  if (should_load_recipe_state_) log_info("Loading the recipe state using: " + *recipe_path_);
+  log_info("Loading the recipe state using: " + *recipe_path_);
 }
 
 std::optional<PickleValue> Checkpointer::load_recipe_state() const {
@@ -314,19 +381,46 @@ std::optional<PickleValue> Checkpointer::load_recipe_state() const {
   return state;
 }
 
-std::string Checkpointer::begin_epoch(int epoch) {
-  // Hidden (copy_files and torchtune's own folder scans skip dot-names) and per-process.
-  fs::path staging = fs::path(output_dir_) / str(".epoch_", epoch, ".partial-", ::getpid());
-  fs::remove_all(staging);
-  fs::create_directories(staging);
-  return staging.string();
+Checkpointer::~Checkpointer() {
+  try {
+    wait_post_save();
+  } catch (...) {
+  }
 }
 
-void Checkpointer::finish_epoch(const std::string& staging, int epoch, bool intermediate,
-                                const PickleValue* recipe_state) {
-  copy_files(checkpoint_dir_, staging);
-  fs::path target = fs::path(output_dir_) / str("epoch_", epoch);
-  fs::path old = fs::path(output_dir_) / str(".epoch_", epoch, ".old-", ::getpid());
+void Checkpointer::save_checkpoint(const StateDict& model, int epoch, bool intermediate,
+                                   const PickleValue* recipe_state) {
+  TT_CHECK(!intermediate || (recipe_state != nullptr && recipe_state->is_dict()), "save_checkpoint",
+           "an intermediate checkpoint needs the recipe state dict");
+  save_folder(model, str("epoch_", epoch), intermediate ? recipe_state : nullptr);
+  if (!intermediate) log_info("Saving final epoch checkpoint.");
+}
+
+void Checkpointer::save_folder(const StateDict& model, const std::string& folder,
+                               const PickleValue* recipe_state) {
+  wait_post_save();  // a hook may still be reading a folder that pruning would remove
+  const fs::path out(output_dir_);
+  // Hidden (copy_files and folder scans skip dot-names) and per-process.
+  const fs::path staging = out / str(".", folder, ".partial-", ::getpid());
+  fs::remove_all(staging);
+  fs::create_directories(staging);
+  DirGuard guard(staging.string());
+  write_weights(model, staging.string());
+  copy_files(checkpoint_dir_, staging.string());
+  std::optional<PickleValue> state;
+  if (recipe_state != nullptr) {
+    TT_CHECK(recipe_state->is_dict(), "save_checkpoint", "the recipe state must be a dict");
+    // The model and adapter never go into the recipe state (torchtune pops them).
+    state = PickleValue::dict();
+    for (const auto& [k, v] : recipe_state->dict_items())
+      if (!(k.is_string() && (k.to_string() == "model" || k.to_string() == "adapter" ||
+                              k.to_string() == "adapter_config")))
+        state->set(k, v);
+    save_torch_file((staging / kRecipeStateFile).string(), *state);
+  }
+  crash_point("before_rename");
+  const fs::path target = out / folder;
+  const fs::path old = out / str(".", folder, ".old-", ::getpid());
   std::error_code ec;
   if (fs::exists(target)) {
     fs::remove_all(old);
@@ -335,37 +429,202 @@ void Checkpointer::finish_epoch(const std::string& staging, int epoch, bool inte
   }
   fs::rename(staging, target, ec);
   TT_CHECK(!ec, target.string(), "cannot move the finished checkpoint into place: ", ec.message());
+  guard.release();
   fs::remove_all(old, ec);
-  if (intermediate) {
-    TT_CHECK(recipe_state != nullptr && recipe_state->is_dict(), "save_checkpoint",
-             "an intermediate checkpoint needs the recipe state dict");
-    // The model and adapter never go into the recipe state (torchtune pops them).
-    PickleValue state = PickleValue::dict();
-    for (const auto& [k, v] : recipe_state->dict_items())
-      if (!(k.is_string() && (k.to_string() == "model" || k.to_string() == "adapter" ||
-                              k.to_string() == "adapter_config")))
-        state.set(k, v);
-    fs::path dir = fs::path(output_dir_) / kRecipeStateDir;
+  if (state) {
+    // torchtune's location, for tools that look there; the folder's own copy is the record.
+    fs::path dir = out / kRecipeStateDir;
     fs::create_directories(dir);
-    fs::path path = dir / kRecipeStateFile;
-    save_torch_file(path.string(), state);  // written as .tmp and renamed
+    fs::path mirror = dir / kRecipeStateFile;
+    fs::path tmp = dir / str(".", kRecipeStateFile, ".tmp-", ::getpid());
+    fs::copy_file(target / kRecipeStateFile, tmp, fs::copy_options::overwrite_existing, ec);
+    if (!ec) fs::rename(tmp, mirror, ec);
+    TT_CHECK(!ec, mirror.string(), "cannot update the recipe state mirror: ", ec.message(),
+             " (the checkpoint itself, ", target.string(), ", is complete)");
     char gib[32];
     std::snprintf(gib, sizeof gib, "%.2f",
-                  static_cast<double>(fs::file_size(path)) / (1024.0 * 1024 * 1024));
-    log_info(str("Recipe checkpoint of size ", gib, " GiB saved to ", path.string()));
-  } else {
-    log_info("Saving final epoch checkpoint.");
+                  static_cast<double>(fs::file_size(mirror)) / (1024.0 * 1024 * 1024));
+    log_info(str("Recipe checkpoint of size ", gib, " GiB saved to ", mirror.string()));
+    prune();
+  }
+  start_post_save(target.string());
+}
+
+void Checkpointer::prune() {
+  if (!options_.keep_last_n_checkpoints) return;
+  std::vector<CheckpointFolder> resumable;
+  for (CheckpointFolder& f : list_checkpoints(output_dir_))
+    if (f.resumable) resumable.push_back(std::move(f));
+  const size_t keep = static_cast<size_t>(*options_.keep_last_n_checkpoints);
+  for (size_t i = 0; i + keep < resumable.size(); ++i) {
+    // Hidden first, so a crash mid-removal never leaves a half folder that looks complete.
+    fs::path doomed = fs::path(output_dir_) / str(".", resumable[i].name, ".removing-", ::getpid());
+    std::error_code ec;
+    fs::rename(resumable[i].path, doomed, ec);
+    if (!ec) fs::remove_all(doomed, ec);
+    if (ec)
+      log_info(str("could not remove old checkpoint ", resumable[i].path, ": ", ec.message()));
+    else
+      log_info(str("Removed old checkpoint ", resumable[i].path, " (keep_last_n_checkpoints=", keep, ")"));
   }
 }
 
-template <class F>
-void Checkpointer::save_epoch(int epoch, bool intermediate, const PickleValue* recipe_state,
-                              F&& write_weights) {
-  std::string staging = begin_epoch(epoch);
-  DirGuard guard(staging);
-  write_weights(fs::path(staging));
-  finish_epoch(staging, epoch, intermediate, recipe_state);
-  guard.release();
+void Checkpointer::start_post_save(const std::string& folder) {
+  if (!options_.post_save_command || options_.post_save_command->empty()) return;
+  // sh -c '<command> "$1"' post_save_command <folder>: the folder arrives as one argument,
+  // whatever characters its path holds.
+  const std::string script = *options_.post_save_command + " \"$1\"";
+  std::vector<std::string> args = {"/bin/sh", "-c", script, "post_save_command", folder};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv.data(), environ);
+  if (rc != 0) {
+    log_info(str("WARNING: post_save_command could not start (", std::strerror(rc),
+                 "); the checkpoint ", folder, " is unaffected"));
+    return;
+  }
+  log_info(str("post_save_command started for ", folder));
+  post_save_pid_ = pid;
+  post_save_folder_ = folder;
+}
+
+void Checkpointer::wait_post_save() {
+  if (post_save_pid_ < 0) return;
+  int status = 0;
+  pid_t pid = post_save_pid_;
+  post_save_pid_ = -1;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  log_info(str("WARNING: post_save_command failed for ", post_save_folder_, " (",
+               WIFEXITED(status) ? str("exit status ", WEXITSTATUS(status))
+                                 : str("signal ", WTERMSIG(status)),
+               "); training goes on and the checkpoint is unaffected"));
+}
+
+// ---- finding checkpoints --------------------------------------------------------------
+
+std::vector<std::string> checkpoint_weight_files(const std::string& folder) {
+  std::vector<std::string> files;
+  for (const char* index : {kSafetensorsIndex, kTorchIndex}) {
+    fs::path p = fs::path(folder) / index;
+    if (!fs::exists(p)) continue;
+    std::ifstream in(p);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(in);
+    } catch (const std::exception& e) {
+      TT_CHECK(false, p.string(), "is not valid JSON: ", e.what());
+    }
+    TT_CHECK(j.is_object() && j.contains("weight_map") && j["weight_map"].is_object(), p.string(),
+             "has no weight_map object; it is not a Hugging Face index file");
+    for (const auto& [key, file] : j["weight_map"].items()) {
+      TT_CHECK(file.is_string(), p.string(), "weight_map['", key, "'] must be a file name");
+      std::string f = (fs::path(folder) / file.get<std::string>()).string();
+      TT_CHECK(fs::is_regular_file(f), p.string(), "lists ", file.get<std::string>(),
+               ", which is missing: the checkpoint is incomplete");
+      if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  }
+  for (const auto& e : fs::directory_iterator(folder)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || name == kRecipeStateFile || name.empty() || name[0] == '.') continue;
+    for (const char* ext : {".safetensors", ".bin", ".pt", ".pth"})
+      if (ends_with(name, ext)) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<CheckpointFolder> list_checkpoints(const std::string& output_dir) {
+  std::vector<CheckpointFolder> out;
+  std::error_code ec;
+  if (!fs::is_directory(output_dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(output_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const bool epoch = name.rfind("epoch_", 0) == 0, step = name.rfind("step_", 0) == 0;
+    if (!e.is_directory() || !(epoch || step)) continue;
+    const std::string digits = name.substr(epoch ? 6 : 5);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    CheckpointFolder f{e.path().string(), name};
+    try {
+      if (checkpoint_weight_files(f.path).empty()) continue;
+    } catch (const Error&) {
+      continue;  // an index naming missing files: incomplete (e.g. an interrupted foreign save)
+    }
+    fs::path state = e.path() / kRecipeStateFile;
+    if (fs::is_regular_file(state)) {
+      try {
+        PickleValue v = load_torch_file(state.string());
+        f.resumable = v.is_dict();
+        if (const PickleValue* g = v.find("global_step"); g && g->is_int()) f.global_step = g->to_int();
+        if (const PickleValue* n = v.find("epochs_run"); n && n->is_int()) f.epochs_run = n->to_int();
+      } catch (const Error&) {
+        f.resumable = false;
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  auto number = [](const CheckpointFolder& f) {
+    return std::stoll(f.name.substr(f.name.find('_') + 1));
+  };
+  std::sort(out.begin(), out.end(), [&](const CheckpointFolder& a, const CheckpointFolder& b) {
+    if (a.resumable != b.resumable) return !a.resumable;
+    if (a.resumable && a.global_step != b.global_step) return a.global_step < b.global_step;
+    if (a.resumable && a.epochs_run != b.epochs_run) return a.epochs_run < b.epochs_run;
+    if (a.name[0] != b.name[0]) return a.name[0] == 's';  // step_N before epoch_N (same position)
+    return number(a) < number(b);
+  });
+  return out;
+}
+
+std::string resolve_checkpoint_dir(const std::string& dir) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return dir;
+  const size_t slash = dir.find('/');
+  const bool hub_id = !dir.empty() && dir[0] != '/' && dir[0] != '.' && dir[0] != '~' &&
+                      slash != std::string::npos && slash > 0 && dir.find('/', slash + 1) == std::string::npos &&
+                      slash + 1 < dir.size();
+  TT_CHECK(hub_id, "checkpointer.checkpoint_dir", dir,
+           " is not a valid directory. Point checkpoint_dir at the folder holding the checkpoint");
+  fs::path cache;
+  if (const char* c = std::getenv("HF_HUB_CACHE"); c && *c) {
+    cache = c;
+  } else if (const char* h = std::getenv("HF_HOME"); h && *h) {
+    cache = fs::path(h) / "hub";
+  } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+    cache = fs::path(x) / "huggingface" / "hub";
+  } else {
+    const char* home = std::getenv("HOME");
+    cache = fs::path(home ? home : "/") / ".cache" / "huggingface" / "hub";
+  }
+  const std::string repo_folder = "models--" + dir.substr(0, slash) + "--" + dir.substr(slash + 1);
+  const fs::path repo = cache / repo_folder;
+  const std::string hint = str("download it first (e.g. `huggingface-cli download ", dir,
+                               " --local-dir <folder>`) and set checkpoint_dir to that folder");
+  TT_CHECK(fs::is_directory(repo / "snapshots", ec), "checkpointer.checkpoint_dir", dir,
+           " is neither a directory nor a model in the local Hugging Face cache (looked for ",
+           repo.string(), "); ", hint);
+  std::string revision;
+  if (std::ifstream ref(repo / "refs" / "main"); ref.good()) std::getline(ref, revision);
+  fs::path snapshot;
+  if (!revision.empty() && fs::is_directory(repo / "snapshots" / revision, ec)) {
+    snapshot = repo / "snapshots" / revision;
+  } else {
+    std::vector<fs::path> snaps;
+    for (const auto& e : fs::directory_iterator(repo / "snapshots", ec))
+      if (e.is_directory()) snaps.push_back(e.path());
+    TT_CHECK(snaps.size() == 1, "checkpointer.checkpoint_dir", repo.string(), " has ",
+             snaps.size(), " snapshots and no refs/main to choose one; set checkpoint_dir to one of ",
+             (repo / "snapshots").string(), "/<revision>");
+    snapshot = snaps[0];
+  }
+  log_info(str("Resolved checkpoint_dir ", dir, " to ", snapshot.string(), " (local Hugging Face cache)"));
+  return snapshot.string();
 }
 
 // ---- HF -----------------------------------------------------------------------------
@@ -441,8 +700,7 @@ CheckpointDict FullModelHFCheckpointer::load_checkpoint() {
   return out;
 }
 
-void FullModelHFCheckpointer::save_checkpoint(const StateDict& model, int epoch, bool intermediate,
-                                              const PickleValue* recipe_state) {
+void FullModelHFCheckpointer::write_weights(const StateDict& model, const std::string& out_dir) {
   TT_CHECK(!weight_map_.empty(), "FullModelHFCheckpointer",
            "save_checkpoint needs the shard layout recorded by load_checkpoint(); call it first");
   HfConvert convert{config_.shape()};
@@ -468,7 +726,8 @@ void FullModelHFCheckpointer::save_checkpoint(const StateDict& model, int epoch,
   std::string num_shards = zfill(std::to_string(buckets.size()), 5);
   for (const auto& [idx, _] : buckets)
     shard_names[idx] = "model-" + zfill(idx, 5) + "-of-" + num_shards;
-  save_epoch(epoch, intermediate, recipe_state, [&](const fs::path& dir) {
+  {
+    const fs::path dir(out_dir);
     int64_t total_size = 0;
     for (const auto& [idx, tensors] : buckets)
       total_size += write_shard(dir, shard_names[idx] + ext, safe, tensors, convert);
@@ -487,7 +746,7 @@ void FullModelHFCheckpointer::save_checkpoint(const StateDict& model, int epoch,
     std::string text = index.dump(2);
     f.append(text.data(), text.size());
     f.commit();
-  });
+  }
 }
 
 // ---- Meta and torchtune -------------------------------------------------------------
@@ -504,14 +763,10 @@ CheckpointDict FullModelMetaCheckpointer::load_checkpoint() {
   return out;
 }
 
-void FullModelMetaCheckpointer::save_checkpoint(const StateDict& model, int epoch,
-                                                bool intermediate,
-                                                const PickleValue* recipe_state) {
+void FullModelMetaCheckpointer::write_weights(const StateDict& model, const std::string& dir) {
   std::vector<const NamedTensor*> tensors;
   for (const auto& nt : model) tensors.push_back(&nt);
-  save_epoch(epoch, intermediate, recipe_state, [&](const fs::path& dir) {
-    write_shard(dir, "model-00001-of-00001.bin", false, tensors, MetaConvert{});
-  });
+  write_shard(fs::path(dir), "model-00001-of-00001.bin", false, tensors, MetaConvert{});
 }
 
 FullModelTorchTuneCheckpointer::FullModelTorchTuneCheckpointer(const CheckpointerOptions& options)
@@ -526,14 +781,10 @@ CheckpointDict FullModelTorchTuneCheckpointer::load_checkpoint() {
   return out;
 }
 
-void FullModelTorchTuneCheckpointer::save_checkpoint(const StateDict& model, int epoch,
-                                                     bool intermediate,
-                                                     const PickleValue* recipe_state) {
+void FullModelTorchTuneCheckpointer::write_weights(const StateDict& model, const std::string& dir) {
   std::vector<const NamedTensor*> tensors;
   for (const auto& nt : model) tensors.push_back(&nt);
-  save_epoch(epoch, intermediate, recipe_state, [&](const fs::path& dir) {
-    write_shard(dir, "model-00001-of-00001.bin", false, tensors, IdentityConvert{});
-  });
+  write_shard(fs::path(dir), "model-00001-of-00001.bin", false, tensors, IdentityConvert{});
 }
 
 // ---- registration -------------------------------------------------------------------
@@ -557,6 +808,10 @@ void register_checkpointers() {
           arg("safe_serialization", ArgType::kBool, "True", "write .safetensors (else .bin)"));
     args.push_back(arg("should_load_recipe_state", ArgType::kBool, "False",
                        "passed by the recipe from resume_from_checkpoint"));
+    args.push_back(arg("keep_last_n_checkpoints", ArgType::kInt, "null",
+                       "keep only the newest N intermediate checkpoints (null keeps all)"));
+    args.push_back(arg("post_save_command", ArgType::kString, "null",
+                       "shell command run after each save with the folder path appended"));
     return args;
   };
   auto options_from = [](const Kwargs& kw) {
@@ -582,6 +837,10 @@ void register_checkpointers() {
     if (kw.spec().find_arg("safe_serialization"))
       o.safe_serialization = kw.get_bool("safe_serialization");
     o.should_load_recipe_state = kw.get_bool("should_load_recipe_state");
+    o.keep_last_n_checkpoints = kw.get_optional_int("keep_last_n_checkpoints");
+    TT_CHECK(!o.keep_last_n_checkpoints || *o.keep_last_n_checkpoints >= 1,
+             kw.where("keep_last_n_checkpoints"), "must be at least 1 (or null to keep every checkpoint)");
+    o.post_save_command = kw.get_optional_string("post_save_command");
     return o;
   };
   register_component<CheckpointerPtr>(

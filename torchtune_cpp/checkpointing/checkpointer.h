@@ -7,8 +7,18 @@
 // Same arguments, validation and error messages as torchtune, and the same output layout:
 //   <output_dir>/epoch_{N}/...       (weights + non-weight files copied from checkpoint_dir)
 //   <output_dir>/recipe_state/recipe_state.pt   (intermediate checkpoints only)
-// Unlike torchtune, an epoch folder is assembled under a hidden temporary name and renamed
-// into place when complete, so an interrupted save never leaves a half epoch_N/.
+// Beyond torchtune v0.6.1:
+//   - mid-epoch checkpoints <output_dir>/step_{N}/ (the recipe's save_every_n_steps);
+//   - an intermediate checkpoint also carries its own recipe_state.pt, so every such folder
+//     is resumable by itself; recipe_state/recipe_state.pt mirrors the latest one;
+//   - a folder is assembled under a hidden temporary name and renamed into place when
+//     complete: a crash or a full disk mid-save leaves the previous checkpoints intact, and
+//     a half-written folder is never visible, never taken as the latest;
+//   - resuming with checkpoint_files absent from output_dir takes the latest complete
+//     checkpoint there; keep_last_n_checkpoints prunes older intermediate ones;
+//   - post_save_command runs after each save with the folder's path (uploads, registries);
+//   - checkpoint_dir may be a hub id (meta-llama/Llama-2-7b-hf) found in the local Hugging
+//     Face cache.
 #pragma once
 
 #include <map>
@@ -49,17 +59,26 @@ struct CheckpointerOptions {
   bool resume_from_checkpoint = false;  // deprecated: forces should_load_recipe_state
   bool should_load_recipe_state = false;
   bool safe_serialization = true;  // FullModelHFCheckpointer only
+  std::optional<int64_t> keep_last_n_checkpoints;
+  std::optional<std::string> post_save_command;
 };
 
 class Checkpointer {
  public:
-  virtual ~Checkpointer() = default;
+  virtual ~Checkpointer();
 
   virtual CheckpointDict load_checkpoint() = 0;
-  // Writes epoch_{epoch}/ and, when `intermediate`, recipe_state/recipe_state.pt from
-  // `recipe_state` (a dict; required then). Tensors may be on any device.
-  virtual void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
-                               const PickleValue* recipe_state) = 0;
+  // torchtune's save: epoch_{epoch}/ and, when `intermediate`, the recipe state (a dict,
+  // required then). Tensors may be on any device.
+  void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
+                       const PickleValue* recipe_state);
+  // Writes <output_dir>/<folder>/ ("epoch_2", "step_500"): the weights, the side files and,
+  // when `recipe_state` is given (an intermediate checkpoint), its recipe_state.pt, mirrored
+  // to recipe_state/recipe_state.pt. Then prunes and runs post_save_command.
+  void save_folder(const StateDict& model_tune_keys, const std::string& folder,
+                   const PickleValue* recipe_state);
+  // Waits for a running post_save_command (the recipe calls this before exiting).
+  void wait_post_save();
 
   const std::string& output_dir() const { return output_dir_; }
   const std::string& checkpoint_dir() const { return checkpoint_dir_; }
@@ -67,6 +86,9 @@ class Checkpointer {
   const std::vector<std::string>& checkpoint_paths() const { return paths_; }
   bool should_load_recipe_state() const { return should_load_recipe_state_; }
   const std::optional<std::string>& recipe_checkpoint_path() const { return recipe_path_; }
+  // On resume, the folder the weights come from (the latest complete checkpoint when
+  // checkpoint_files were not found under output_dir).
+  const std::optional<std::string>& resume_folder() const { return resume_folder_; }
 
  protected:
   // Steps 1-4 and 6 of torchtune's constructor order (the HF config is read in between by
@@ -75,10 +97,8 @@ class Checkpointer {
   void resolve_paths();
 
   std::optional<PickleValue> load_recipe_state() const;
-  // Runs `write_weights(dir)` into a hidden staging folder, copies the side files, renames
-  // the folder to epoch_{epoch}, then writes the recipe state if intermediate.
-  template <class F>
-  void save_epoch(int epoch, bool intermediate, const PickleValue* recipe_state, F&& write_weights);
+  // Writes the weight files (and any index) into `dir`, in the subclass's format.
+  virtual void write_weights(const StateDict& model_tune_keys, const std::string& dir) = 0;
 
   CheckpointerOptions options_;
   std::string checkpoint_dir_;
@@ -86,11 +106,13 @@ class Checkpointer {
   bool should_load_recipe_state_ = false;
   std::vector<std::string> paths_;
   std::optional<std::string> recipe_path_;
+  std::optional<std::string> resume_folder_;
 
  private:
-  void finish_epoch(const std::string& staging, int epoch, bool intermediate,
-                    const PickleValue* recipe_state);
-  std::string begin_epoch(int epoch);
+  void prune();
+  void start_post_save(const std::string& folder);
+  int post_save_pid_ = -1;
+  std::string post_save_folder_;
 };
 
 using CheckpointerPtr = std::shared_ptr<Checkpointer>;
@@ -114,12 +136,13 @@ class FullModelHFCheckpointer : public Checkpointer {
  public:
   explicit FullModelHFCheckpointer(const CheckpointerOptions& options);
   CheckpointDict load_checkpoint() override;
-  void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
-                       const PickleValue* recipe_state) override;
 
   const HfModelConfig& config() const { return config_; }
   // HF key -> 1-based input file index as "0001", in load order (filled by load_checkpoint).
   const std::vector<std::pair<std::string, std::string>>& weight_map() const { return weight_map_; }
+
+ protected:
+  void write_weights(const StateDict& model_tune_keys, const std::string& dir) override;
 
  private:
   HfModelConfig config_;
@@ -131,17 +154,39 @@ class FullModelMetaCheckpointer : public Checkpointer {
  public:
   explicit FullModelMetaCheckpointer(const CheckpointerOptions& options);
   CheckpointDict load_checkpoint() override;
-  void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
-                       const PickleValue* recipe_state) override;
+
+ protected:
+  void write_weights(const StateDict& model_tune_keys, const std::string& dir) override;
 };
 
 class FullModelTorchTuneCheckpointer : public Checkpointer {
  public:
   explicit FullModelTorchTuneCheckpointer(const CheckpointerOptions& options);
   CheckpointDict load_checkpoint() override;
-  void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
-                       const PickleValue* recipe_state) override;
+
+ protected:
+  void write_weights(const StateDict& model_tune_keys, const std::string& dir) override;
 };
+
+// A complete checkpoint folder under an output_dir.
+struct CheckpointFolder {
+  std::string path;
+  std::string name;              // epoch_N or step_N
+  bool resumable = false;        // holds its own recipe_state.pt
+  int64_t global_step = -1;      // from that recipe state, when recorded
+  int64_t epochs_run = -1;
+};
+// The complete epoch_N / step_N folders of `output_dir` (hidden staging folders never
+// count), oldest first: resumable ones by recorded position, then the others by name.
+std::vector<CheckpointFolder> list_checkpoints(const std::string& output_dir);
+// The weight files of a checkpoint folder, sorted: those its index json names, else every
+// .safetensors/.bin/.pt/.pth file but recipe_state.pt. Missing indexed files are an error.
+std::vector<std::string> checkpoint_weight_files(const std::string& folder);
+
+// checkpoint_dir as given, or, when it is not a folder but looks like a hub id ("org/name"),
+// that model's snapshot in the local Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or
+// ~/.cache/huggingface/hub); refs/main picks the revision. Never downloads.
+std::string resolve_checkpoint_dir(const std::string& checkpoint_dir);
 
 // torchtune's path helpers (training/checkpointing/_utils.py).
 std::vector<std::string> formatted_checkpoint_files(const CheckpointFiles& files);

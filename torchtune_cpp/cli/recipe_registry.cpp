@@ -14,7 +14,9 @@ std::vector<std::string> single_device_keys() {
           "lr_scheduler", "loss", "max_steps_per_epoch", "gradient_accumulation_steps",
           "clip_grad_norm", "compile", "device", "enable_activation_checkpointing",
           "enable_activation_offloading", "dtype", "metric_logger", "log_every_n_steps",
-          "log_peak_memory_stats", "profiler", "cudnn_deterministic_mode", "collate_fn"};
+          "log_peak_memory_stats", "profiler", "cudnn_deterministic_mode", "collate_fn",
+          // torchtune_cpp's additions (docs/checkpointing.md)
+          "save_every_n_steps"};
 }
 
 // The distributed recipe reads the same keys plus its sharding and parallelism keys.

@@ -118,7 +118,8 @@ at::Tensor run_layer(const LayerWrapper& wrapper, int64_t index, const at::Tenso
   const bool grad = at::GradMode::is_enabled();
   fire(wrapper, index, Phase::kBeforeForward);
   at::Tensor y;
-  if (wrapper.activation_checkpointing && grad) {
+  const bool last = index + 1 == wrapper.num_layers;
+  if (wrapper.activation_checkpointing && grad && !last) {
     y = CheckpointedLayer::apply(x, at::TensorList(weights), &wrapper, index, fn);
   } else if (!wrapper.hooks.empty() && grad && x.requires_grad()) {
     at::Tensor x_in = HookBoundary::apply(x, &wrapper, index, static_cast<int64_t>(Phase::kAfterBackward));

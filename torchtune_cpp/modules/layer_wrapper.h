@@ -27,7 +27,11 @@ class LayerHooks {
 };
 
 struct LayerWrapper {
+  // Recompute every layer but the last in backward: the last layer's backward starts right
+  // after its forward, so recomputing it would only repeat work (one layer's activations
+  // are kept instead).
   bool activation_checkpointing = false;
+  int64_t num_layers = 0;
   std::vector<std::shared_ptr<LayerHooks>> hooks;
 };
 

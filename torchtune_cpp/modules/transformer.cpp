@@ -4,6 +4,7 @@
 
 #include <ATen/core/grad_mode.h>
 
+#include <map>
 #include <set>
 
 #include "torchtune_cpp/modules/feed_forward.h"
@@ -54,6 +55,7 @@ std::shared_ptr<TransformerDecoder> make_decoder(const DecoderArgs& a, at::Scala
            "attention dropout is not supported (torchtune's Llama2 builders use 0.0); set it to 0.0");
   auto m = std::make_shared<TransformerDecoder>();
   m->args = a;
+  m->wrapper.num_layers = a.num_layers;
   const int64_t D = a.embed_dim, hd = a.head_dim(), F = a.intermediate_dim;
   m->tok_embeddings = meta({a.vocab_size, D}, dtype);
   for (int64_t i = 0; i < a.num_layers; ++i) {
@@ -132,24 +134,25 @@ void materialize(TransformerDecoder& model, at::Device device, at::ScalarType dt
   model.rope = make_rope_cache(a.head_dim(), a.max_seq_len, a.rope_base, device);
 }
 
-void load_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict) {
-  at::NoGradGuard no_grad;
+namespace {
+
+// Every mismatch between the model's slots and `sd` (missing and unexpected keys only when
+// `strict`), as a tt::Error listing the first 20.
+void check_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict) {
+  std::map<std::string, const at::Tensor*> by_key;
+  for (const auto& [key, t] : sd) by_key[key] = &t;
   std::set<std::string> seen;
   std::vector<std::string> problems;
-  auto slots = all_slots(model);
-  for (auto& [key, slot] : slots) {
-    const at::Tensor* from = find_tensor(sd, key);
-    if (from == nullptr) {
+  for (auto& [key, slot] : all_slots(model)) {
+    auto it = by_key.find(key);
+    if (it == by_key.end()) {
       if (strict) problems.push_back("missing key " + key);
       continue;
     }
     seen.insert(key);
-    if (from->sizes() != slot->sizes()) {
-      problems.push_back(tt::str(key, ": shape ", from->sizes(), " in the checkpoint, ", slot->sizes(),
-                             " in the model"));
-      continue;
-    }
-    slot->copy_(*from);
+    if (it->second->sizes() != slot->sizes())
+      problems.push_back(tt::str(key, ": shape ", it->second->sizes(), " in the checkpoint, ", slot->sizes(),
+                                 " in the model"));
   }
   if (strict)
     for (const auto& [key, t] : sd)
@@ -160,6 +163,33 @@ void load_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict
   if (problems.size() > 20) text += tt::str("\n  ... and ", problems.size() - 20, " more");
   throw Error("state dict", tt::str("does not match the model (", problems.size(), " problems):", text,
                                 "\ncheck that the checkpoint and the model builder describe the same model"));
+}
+
+}  // namespace
+
+void load_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict) {
+  at::NoGradGuard no_grad;
+  check_state_dict(model, sd, strict);
+  for (auto& [key, slot] : all_slots(model))
+    if (const at::Tensor* from = find_tensor(sd, key)) slot->copy_(*from);
+}
+
+void materialize_from(TransformerDecoder& model, at::Device device, at::ScalarType dtype, StateDict&& source) {
+  check_state_dict(model, source, /*strict=*/true);
+  std::map<std::string, at::Tensor*> by_key;
+  for (auto& [key, t] : source) by_key[key] = &t;
+  at::NoGradGuard no_grad;
+  auto opts = at::TensorOptions().device(device).dtype(dtype);
+  for (auto& [key, slot] : all_slots(model)) {
+    at::Tensor& from = *by_key.at(key);
+    at::Tensor t = at::empty(slot->sizes(), opts);
+    t.copy_(from);
+    from = at::Tensor();  // the last view of a mapped shard unmaps it
+    *slot = t.requires_grad_(true);
+  }
+  source.clear();
+  const DecoderArgs& a = model.args;
+  model.rope = make_rope_cache(a.head_dim(), a.max_seq_len, a.rope_base, device);
 }
 
 at::Tensor hidden_states(TransformerDecoder& model, const ForwardInputs& in) {

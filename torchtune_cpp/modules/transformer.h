@@ -76,6 +76,12 @@ using InitFn = std::function<void(const std::string& key, at::Tensor& empty)>;
 void materialize(TransformerDecoder& model, at::Device device, at::ScalarType dtype,
                  const StateDict* source, const InitFn& init);
 
+// Materialises the model from a full state dict: keys and shapes must match exactly
+// (checked before anything is allocated). Each source tensor is released as soon as it is
+// copied, so a memory-mapped checkpoint shard is unmapped once its last tensor is consumed
+// and loading peaks near the model plus one shard rather than twice the model.
+void materialize_from(TransformerDecoder& model, at::Device device, at::ScalarType dtype, StateDict&& source);
+
 // Deterministic random initialisation for benchmarks and tests: N(0, std) for matrices,
 // ones for norm scales. CPU tensors draw from a CPU generator seeded with `seed`; tensors on
 // an accelerator draw there from its default generator (seeded too), so values differ

@@ -23,9 +23,13 @@ CosineWithWarmup::CosineWithWarmup(OptimizerPtr optimizer, int64_t num_warmup_st
       warmup_(num_warmup_steps),
       total_(num_training_steps),
       cycles_(num_cycles),
-      base_lr_(optimizer_->lr()),
+      base_lr_(0.0),
       last_epoch_(last_epoch) {
   TT_CHECK(num_warmup_steps >= 0, "lr_scheduler.num_warmup_steps", "must be >= 0");
+  // As torch's LRScheduler: a new run records the optimizer's lr as initial_lr; a resumed one
+  // (whose optimizer state was loaded) scales the recorded initial_lr.
+  if (last_epoch == -1 || !optimizer_->options().initial_lr) optimizer_->set_initial_lr(optimizer_->lr());
+  base_lr_ = *optimizer_->options().initial_lr;
   // LambdaLR's constructor performs one step: from -1 to 0 for a new run, or on to the
   // resumed position.
   step();

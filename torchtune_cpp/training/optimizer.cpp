@@ -177,6 +177,117 @@ void Optimizer::step_sgd(const std::vector<size_t>& idx) {
   }
 }
 
+PickleValue Optimizer::state_dict() const {
+  using PV = PickleValue;
+  const OptimizerOptions& o = options_;
+  PV state = PV::dict();
+  for (const auto& [i, st] : state_) {
+    PV entry = PV::dict();
+    if (st.step.defined()) entry.set("step", st.step);
+    if (st.exp_avg.defined()) entry.set("exp_avg", st.exp_avg);
+    if (st.exp_avg_sq.defined()) entry.set("exp_avg_sq", st.exp_avg_sq);
+    if (st.momentum_buffer.defined()) entry.set("momentum_buffer", st.momentum_buffer);
+    state.set(static_cast<int64_t>(i), std::move(entry));
+  }
+  auto flag = [](const std::optional<bool>& b) { return b ? PV(*b) : PV::none(); };
+  // torch 2.11's param_group keys, in its order.
+  PV group = PV::dict();
+  group.set("lr", o.lr);
+  if (o.kind == OptimizerKind::kSGD) {
+    group.set("momentum", o.momentum);
+    group.set("dampening", o.dampening);
+    group.set("weight_decay", o.weight_decay);
+    group.set("nesterov", o.nesterov);
+    group.set("maximize", false);
+    group.set("foreach", flag(o.foreach));
+    group.set("differentiable", false);
+    group.set("fused", flag(o.fused));
+  } else {
+    group.set("betas", PV::tuple({o.beta1, o.beta2}));
+    group.set("eps", o.eps);
+    group.set("weight_decay", o.weight_decay);
+    group.set("amsgrad", false);
+    group.set("maximize", false);
+    group.set("foreach", flag(o.foreach));
+    group.set("capturable", false);
+    group.set("differentiable", false);
+    group.set("fused", flag(o.fused));
+    group.set("decoupled_weight_decay", o.kind == OptimizerKind::kAdamW);
+  }
+  if (o.initial_lr) group.set("initial_lr", *o.initial_lr);
+  PV ids = PV::list();
+  for (size_t i = 0; i < params_.size(); ++i) ids.append(static_cast<int64_t>(i));
+  group.set("params", std::move(ids));
+  return PV::dict({{"state", std::move(state)}, {"param_groups", PV::list({std::move(group)})}});
+}
+
+void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where) {
+  using PV = PickleValue;
+  const std::string name = kind_name(options_.kind);
+  TT_CHECK(sd.is_dict() && sd.find("state") && sd.find("param_groups"), where,
+           "the optimizer state is not a torch.optim state dict (no 'state' / 'param_groups'); "
+           "was it written by another optimizer?");
+  const PV& groups = sd.at("param_groups");
+  TT_CHECK(groups.is_list() && groups.size() == 1, where,
+           "the optimizer state has ", groups.is_list() ? groups.size() : 0,
+           " parameter groups; torchtune's recipes use one");
+  const PV& group = groups.items()[0];
+  const PV& ids = group.at("params");
+  TT_CHECK(ids.is_list() && ids.size() == params_.size(), where, "the optimizer state covers ",
+           ids.is_list() ? ids.size() : 0, " parameters but the model has ", params_.size(),
+           "; resume with the model the checkpoint was trained with");
+  const bool sgd = options_.kind == OptimizerKind::kSGD;
+  TT_CHECK(sgd == (group.find("momentum") != nullptr), where, "the optimizer state was written by ",
+           sgd ? "an Adam-family optimizer" : "SGD", ", but the config's optimizer is ", name,
+           "; resume with the optimizer the run was started with");
+  OptimizerOptions o = options_;
+  o.lr = group.at("lr").to_double();
+  o.weight_decay = group.at("weight_decay").to_double();
+  if (sgd) {
+    o.momentum = group.at("momentum").to_double();
+    o.dampening = group.at("dampening").to_double();
+    o.nesterov = group.at("nesterov").to_bool();
+  } else {
+    const PV& betas = group.at("betas");
+    TT_CHECK((betas.is_tuple() || betas.is_list()) && betas.size() == 2, where, "betas must hold two numbers");
+    o.beta1 = betas.items()[0].to_double();
+    o.beta2 = betas.items()[1].to_double();
+    o.eps = group.at("eps").to_double();
+  }
+  if (const PV* init = group.find("initial_lr")) o.initial_lr = init->to_double();
+  // Position k of the saved params list is parameter k here (torch.optim pairs them so).
+  std::map<int64_t, size_t> position;
+  for (size_t k = 0; k < ids.size(); ++k) position[ids.items()[k].to_int()] = k;
+  std::map<size_t, ParamState> state;
+  for (const auto& [key, entry] : sd.at("state").dict_items()) {
+    auto pos = position.find(key.to_int());
+    TT_CHECK(pos != position.end(), where, "optimizer state for parameter id ", key.to_int(),
+             " which is not in param_groups[0]['params']");
+    const at::Tensor& p = params_[pos->second].second;
+    const std::string& pname = params_[pos->second].first;
+    auto like_param = [&](const char* field) {
+      const at::Tensor& t = entry.at(field).to_tensor();
+      TT_CHECK(t.sizes() == p.sizes(), where, "optimizer state '", field, "' of ", pname, " has shape ",
+               t.sizes(), " but the parameter has ", p.sizes());
+      return t.to(p.device(), p.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
+    };
+    ParamState ps;
+    if (sgd) {
+      if (entry.find("momentum_buffer") && !entry.at("momentum_buffer").is_none())
+        ps.momentum_buffer = like_param("momentum_buffer");
+    } else {
+      const at::Tensor& step = entry.at("step").to_tensor();
+      ps.step = step.to(path_ == Path::kFused ? p.device() : at::Device(at::kCPU), at::kFloat,
+                        false, /*copy=*/true);
+      ps.exp_avg = like_param("exp_avg");
+      ps.exp_avg_sq = like_param("exp_avg_sq");
+    }
+    state[pos->second] = std::move(ps);
+  }
+  options_ = o;
+  state_ = std::move(state);
+}
+
 void register_optimizers() {
   using namespace config;
   auto common_tail = [](std::vector<ArgSpec> args) {

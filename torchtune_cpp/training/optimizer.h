@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "torchtune_cpp/checkpointing/torch_save.h"
 #include "torchtune_cpp/modules/state_dict.h"
 
 namespace tt {
@@ -33,6 +34,9 @@ struct OptimizerOptions {
   bool nesterov = false;
   std::optional<bool> foreach;
   std::optional<bool> fused;
+  // The lr a schedule scales (torch.optim's param_group["initial_lr"], set by the first
+  // scheduler and kept in the state dict so a resumed schedule starts from the same base).
+  std::optional<double> initial_lr;
 };
 
 struct ParamState {
@@ -53,6 +57,7 @@ class Optimizer {
   const OptimizerOptions& options() const { return options_; }
   double lr() const { return options_.lr; }
   void set_lr(double lr) { options_.lr = lr; }
+  void set_initial_lr(double lr) { options_.initial_lr = lr; }
   const StateDict& params() const { return params_; }
   // State of parameter i (absent until its first step).
   const std::map<size_t, ParamState>& state() const { return state_; }
@@ -60,6 +65,15 @@ class Optimizer {
 
   enum class Path { kFused, kForeach, kSingleTensor };
   Path path() const { return path_; }
+
+  // torch.optim's state_dict(): {"state": {i: {"step", "exp_avg", "exp_avg_sq"} or
+  // {"momentum_buffer"}}, "param_groups": [{hyper-parameters..., "params": [0..N-1]}]},
+  // tensors as they are (on their devices; the caller copies them off when saving).
+  PickleValue state_dict() const;
+  // torch.optim's load_state_dict(): the same layout and parameter count; hyper-parameters
+  // come from the saved group (as in torch), state tensors are copied to each parameter's
+  // device and dtype. `where` names the file for messages.
+  void load_state_dict(const PickleValue& state_dict, const std::string& where);
 
  private:
   void step_adam(const std::vector<size_t>& idx);

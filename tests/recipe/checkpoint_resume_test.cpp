@@ -1,0 +1,226 @@
+// Checkpoints and resume end to end, on the tiny HF model in fp32 on the CPU:
+//   - a run resumed from a mid-epoch step_N/ checkpoint logs the same values and writes the
+//     same final weights, byte for byte, as the run that was never interrupted;
+//   - a save killed (SIGKILL) mid-way leaves the earlier checkpoints intact, no visible half
+//     folder, and the resumed run still ends byte-identical;
+//   - SIGTERM saves at the next step boundary and exits cleanly; resuming ends identical;
+//   - keep_last_n_checkpoints, post_save_command (also failing), hub-id checkpoint_dir;
+//   - our recipe_state.pt loads in Python (weights_only) and its optimizer state into
+//     torch.optim.AdamW.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "recipe/recipe_helpers.h"
+#include "torchtune_cpp/checkpointing/checkpointer.h"
+
+extern char** environ;
+
+namespace tt {
+namespace {
+
+using namespace tt::recipe_test;
+
+const std::string kConfig = "tests/assets/golden/recipe/configs/hf.yaml";
+// Accumulation, clipping and a schedule, so every piece of state matters on resume.
+const std::string kRun =
+    "gradient_accumulation_steps=2 clip_grad_norm=1.0 "
+    "lr_scheduler._component_=torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup "
+    "lr_scheduler.num_warmup_steps=2 save_every_n_steps=1";
+const std::string kFinal = "epoch_1/model-00001-of-00001.safetensors";
+
+std::vector<std::string> visible_entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+fs::path fresh(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / name;
+  fs::remove_all(p);
+  return p;
+}
+
+// The uninterrupted run every resumed one must reproduce (one folder per test: CTest runs
+// them in parallel).
+fs::path reference_run(const std::string& name, const std::string& overrides = kRun) {
+  fs::path ref = fresh("tt_resume_reference_" + name);
+  Result r = tune_run(kConfig, ref, overrides);
+  EXPECT_EQ(r.status, 0) << r.out;
+  return ref;
+}
+
+void expect_same_steps(const StepLog& resumed, const StepLog& full, int first_step) {
+  ASSERT_FALSE(resumed.empty());
+  EXPECT_EQ(resumed.begin()->first, first_step);
+  for (const auto& [step, values] : resumed) {
+    ASSERT_TRUE(full.count(step)) << step;
+    for (const auto& [k, v] : values)
+      if (k != "tokens_per_second_per_gpu") {
+        EXPECT_EQ(v, full.at(step).at(k)) << "step " << step << " " << k;
+      }
+  }
+  EXPECT_EQ(resumed.rbegin()->first, full.rbegin()->first);
+}
+
+TEST(RecipeCheckpoints, ResumingMidEpochReproducesTheUninterruptedRun) {
+  fs::path ref = reference_run("mid_epoch");
+  // Intermediate checkpoints every step but where the epoch's own checkpoint falls.
+  EXPECT_EQ(visible_entries(ref),
+            (std::vector<std::string>{"epoch_0", "epoch_1", "logs", "recipe_state", "step_1", "step_2",
+                                      "step_4", "step_5", "torchtune_config.yaml"}));
+  EXPECT_TRUE(fs::exists(ref / "step_2/recipe_state.pt"));
+  EXPECT_FALSE(fs::exists(ref / "epoch_1/recipe_state.pt"));  // final: weights only
+  EXPECT_EQ(read_file(ref / "recipe_state/recipe_state.pt"), read_file(ref / "step_5/recipe_state.pt"));
+
+  // Only step_2 survives (mid-epoch 0): the resumed run must pick it and continue exactly.
+  fs::path run = fresh("tt_resume_mid_epoch");
+  fs::create_directories(run);
+  fs::copy(ref / "step_2", run / "step_2", fs::copy_options::recursive);
+  Result r = tune_run(kConfig, run, kRun + " resume_from_checkpoint=True");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("global step 2, micro-batch 4"), std::string::npos) << r.out;
+  expect_same_steps(read_disk_logs(run / "logs"), read_disk_logs(ref / "logs"), 3);
+  EXPECT_EQ(read_file(run / kFinal), read_file(ref / kFinal));
+
+  // Our recipe_state.pt in Python: weights_only load, torchtune's keys, AdamW takes the state.
+  Result py = shell(std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR + "/tests/interop/check_recipe_state.py " +
+                    (ref / "step_2").string());
+  EXPECT_EQ(py.status, 0) << py.out;
+  fs::remove_all(run);
+  fs::remove_all(ref);
+}
+
+TEST(RecipeCheckpoints, AKilledSaveLosesNothing) {
+  fs::path ref = reference_run("killed");
+  for (const std::string point : {"mid_weights:3", "before_rename:3"}) {
+    fs::path run = fresh("tt_resume_killed");
+    // The third save (epoch_0) dies: step_1 and step_2 were complete.
+    Result r = tune_run(kConfig, run, kRun, "TORCHTUNE_CPP_CRASH_AT=" + point);
+    EXPECT_EQ(r.status, 128 + SIGKILL) << point << "\n" << r.out;
+    EXPECT_EQ(visible_entries(run).front()[0], '.') << point << ": the half-written folder is hidden";
+    std::vector<CheckpointFolder> found = list_checkpoints(run.string());
+    ASSERT_EQ(found.size(), 2u) << point;
+    EXPECT_EQ(found.back().name, "step_2");
+    EXPECT_FALSE(fs::exists(run / "epoch_0")) << point;
+    Result resumed = tune_run(kConfig, run, kRun + " resume_from_checkpoint=True");
+    ASSERT_EQ(resumed.status, 0) << point << "\n" << resumed.out;
+    EXPECT_EQ(read_file(run / kFinal), read_file(ref / kFinal)) << point;
+    fs::remove_all(run);
+  }
+  fs::remove_all(ref);
+}
+
+TEST(RecipeCheckpoints, SigtermSavesAtTheNextStepAndTheRunResumesExactly) {
+  // 16 steps per epoch, 2 epochs: long enough to be interrupted.
+  const std::string overrides = "max_steps_per_epoch=null gradient_accumulation_steps=1";
+  fs::path ref = reference_run("sigterm", overrides);
+  fs::path run = fresh("tt_resume_sigterm");
+  fs::create_directories(run);
+  std::vector<std::string> args = {std::string(TT_BINARY_DIR) + "/tune", "run", "full_finetune_single_device",
+                                   "--config", kConfig, "output_dir=" + run.string(),
+                                   "max_steps_per_epoch=null", "gradient_accumulation_steps=1"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const std::string log = (run / "stdout.txt").string();
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  ASSERT_EQ(chdir(TT_SOURCE_DIR), 0);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // Interrupt once step 3 is logged.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (read_disk_logs(run / "logs").size() < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string out = read_file(log);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  ASSERT_NE(out.find("Stopped at step"), std::string::npos) << out;
+  std::vector<CheckpointFolder> found = list_checkpoints(run.string());
+  ASSERT_EQ(found.size(), 1u) << out;
+  EXPECT_TRUE(found[0].resumable);
+  EXPECT_LT(found[0].global_step, 32);
+  Result resumed = tune_run(kConfig, run, overrides + " resume_from_checkpoint=True");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_EQ(read_file(run / kFinal), read_file(ref / kFinal));
+  fs::remove_all(run);
+  fs::remove_all(ref);
+}
+
+TEST(RecipeCheckpoints, KeepLastNAndPostSaveCommand) {
+  fs::path run = fresh("tt_keep_last_n");
+  fs::create_directories(run);
+  const fs::path hooks = run / "hooks.txt";
+  Result r = tune_run(kConfig, run,
+                      kRun + " checkpointer.keep_last_n_checkpoints=2 'checkpointer.post_save_command=echo >> " +
+                          hooks.string() + "'");
+  ASSERT_EQ(r.status, 0) << r.out;
+  // The two newest intermediate checkpoints and the final one remain.
+  std::vector<std::string> kept;
+  for (const auto& f : list_checkpoints(run.string())) kept.push_back(f.name);
+  EXPECT_EQ(kept, (std::vector<std::string>{"epoch_1", "step_4", "step_5"}));
+  std::string expected;
+  for (const char* f : {"step_1", "step_2", "epoch_0", "step_4", "step_5", "epoch_1"})
+    expected += (run / f).string() + "\n";
+  EXPECT_EQ(read_file(hooks), expected);
+
+  // A failing hook is reported and changes nothing else.
+  fs::path failing = fresh("tt_post_save_fails");
+  Result f = tune_run(kConfig, failing, "'checkpointer.post_save_command=exit 3; true'");
+  ASSERT_EQ(f.status, 0) << f.out;
+  EXPECT_NE(f.out.find("post_save_command failed for " + (failing / "epoch_1").string() + " (exit status 3)"),
+            std::string::npos)
+      << f.out;
+  EXPECT_TRUE(fs::exists(failing / kFinal));
+  fs::remove_all(run);
+  fs::remove_all(failing);
+}
+
+TEST(RecipeCheckpoints, HubIdFromTheLocalHuggingFaceCache) {
+  fs::path cache = fresh("tt_hf_cache");
+  fs::path snapshot = cache / "models--local-org--tiny-llama2/snapshots/0123abcd";
+  fs::create_directories(snapshot);
+  fs::create_directories(cache / "models--local-org--tiny-llama2/refs");
+  std::ofstream(cache / "models--local-org--tiny-llama2/refs/main") << "0123abcd";
+  for (const auto& e : fs::directory_iterator(fs::path(TT_SOURCE_DIR) / "assets/tiny_llama2"))
+    fs::create_symlink(e.path(), snapshot / e.path().filename());  // the cache links to blobs
+  fs::path run = fresh("tt_hub_id");
+  Result r = tune_run(kConfig, run, "checkpointer.checkpoint_dir=local-org/tiny-llama2",
+                      "HF_HUB_CACHE=" + cache.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("Resolved checkpoint_dir local-org/tiny-llama2 to " + snapshot.string()), std::string::npos);
+  EXPECT_TRUE(fs::exists(run / "epoch_1/config.json"));
+
+  Result missing = tune_run(kConfig, fresh("tt_hub_id_missing"), "checkpointer.checkpoint_dir=local-org/absent",
+                            "HF_HUB_CACHE=" + cache.string());
+  EXPECT_EQ(missing.status, 1) << missing.out;
+  EXPECT_NE(missing.out.find("is neither a directory nor a model in the local Hugging Face cache"),
+            std::string::npos)
+      << missing.out;
+  fs::remove_all(run);
+  fs::remove_all(cache);
+}
+
+TEST(RecipeCheckpoints, ResumingWithNothingToResumeFromIsAClearError) {
+  fs::path run = fresh("tt_resume_nothing");
+  Result r = tune_run(kConfig, run, "resume_from_checkpoint=True");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("nothing to resume from"), std::string::npos) << r.out;
+  EXPECT_TRUE(list_checkpoints(run.string()).empty());
+  fs::remove_all(run);
+}
+
+}  // namespace
+}  // namespace tt
