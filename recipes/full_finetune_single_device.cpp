@@ -18,7 +18,11 @@
 //     clean exit; a second signal stops at once
 //   - metric logging every log_every_n_steps optimizer steps: loss, lr,
 //     tokens_per_second_per_gpu, grad_norm (with clipping), peak memory on CUDA
-// Refused (not available yet): optimizer_in_bwd: True, enable_activation_offloading: True.
+//   - optimizer_in_bwd: each parameter updated from its gradient hook, its gradient freed at
+//     once (no accumulation or clipping, as torchtune); bitsandbytes.optim.PagedAdamW keeps the
+//     fp32 optimizer state in pinned host memory; enable_activation_offloading sends each
+//     checkpointed layer's input to host memory (CUDA, with activation checkpointing)
+//   - beyond torchtune's log keys: mfu (CUDA) and data_wait_s; a progress bar on terminals
 // compile is accepted and has no effect.
 //
 //   tune run full_finetune_single_device --config llama2/tiny_full [key=value ...]
@@ -58,7 +62,9 @@
 #include "torchtune_cpp/training/lr_schedulers.h"
 #include "torchtune_cpp/training/metric_logging.h"
 #include "torchtune_cpp/training/optimizer.h"
+#include "torchtune_cpp/training/optimizer_in_backward.h"
 #include "torchtune_cpp/training/precision.h"
+#include "torchtune_cpp/training/progress_bar.h"
 #include "torchtune_cpp/training/profiler.h"
 #include "torchtune_cpp/utils/check.h"
 
@@ -69,6 +75,8 @@ using tt::config::Node;
 using tt::config::instantiate;
 
 constexpr const char* kRecipe = "full_finetune_single_device";
+// The MFU denominator: H100 SXM dense bf16 tensor-core peak (as benchmarks/harness.h).
+constexpr double kPeakFlops = 989e12;
 
 // Everything besides the model and optimizer that the run's position consists of.
 struct RecipeState {
@@ -106,11 +114,15 @@ class FullFinetuneRecipeSingleDevice {
                                                  : std::nullopt,
                                 device_, cfg.where("dtype"));
     resume_ = cfg.get_bool("resume_from_checkpoint");
-    TT_CHECK(!cfg.get_bool("optimizer_in_bwd"), cfg.where("optimizer_in_bwd"),
-             "optimizer_in_bwd is not available in this recipe yet; set optimizer_in_bwd=False");
-    TT_CHECK(!cfg.get_bool_or("enable_activation_offloading", false),
-             cfg.where("enable_activation_offloading"),
-             "activation offloading is not available yet; set enable_activation_offloading=False");
+    optimizer_in_bwd_ = cfg.get_bool("optimizer_in_bwd");
+    activation_checkpointing_ = cfg.get_bool_or("enable_activation_checkpointing", false);
+    activation_offloading_ = cfg.get_bool_or("enable_activation_offloading", false);
+    if (activation_offloading_) {
+      TT_CHECK(device_.is_cuda(), cfg.where("enable_activation_offloading"),
+               "enable_activation_offloading should only be True when training on CUDA");
+      TT_CHECK(activation_checkpointing_, cfg.where("enable_activation_offloading"),
+               "enable_activation_offloading should only be True when enable_activation_checkpointing is True");
+    }
     if (cfg.get_bool("compile")) std::cout << "compile: True has no effect in torchtune_cpp\n";
     grad_accum_ = cfg.get_int("gradient_accumulation_steps");
     TT_CHECK(grad_accum_ >= 1, cfg.where("gradient_accumulation_steps"), "must be >= 1");
@@ -119,6 +131,14 @@ class FullFinetuneRecipeSingleDevice {
     log_every_ = cfg.get_int_or("log_every_n_steps", 1);
     log_peak_memory_ = cfg.get_bool_or("log_peak_memory_stats", false);
     clip_grad_norm_ = cfg.get_optional_double("clip_grad_norm");
+    if (optimizer_in_bwd_) {
+      TT_CHECK(!clip_grad_norm_, cfg.where("clip_grad_norm"),
+               "Gradient clipping is not supported with optimizer in bwd. Please set clip_grad_norm=None, "
+               "or optimizer_in_bwd=False.");
+      TT_CHECK(grad_accum_ == 1, cfg.where("gradient_accumulation_steps"),
+               "Gradient accumulation is not supported with optimizer in bwd. Please set "
+               "gradient_accumulation_steps=1, or optimizer_in_bwd=False.");
+    }
     save_every_ = cfg.get_optional_int("save_every_n_steps");
     TT_CHECK(!save_every_ || *save_every_ >= 1, cfg.where("save_every_n_steps"),
              "must be at least 1, or null to save at epoch ends only");
@@ -148,6 +168,7 @@ class FullFinetuneRecipeSingleDevice {
                                       param_names(), where),
           where);
     }
+    if (optimizer_in_bwd_) in_backward_ = std::make_unique<tt::OptimizerInBackward>(optimizer_);
     loss_ = instantiate<tt::LossSpec>(cfg_, "loss", Node::map());
     dataset_ = instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, "dataset", Node::map(),
                                                                            tokenizer_);
@@ -181,6 +202,8 @@ class FullFinetuneRecipeSingleDevice {
     auto t0 = std::chrono::steady_clock::now();
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGINT, on_stop_signal);
+    double data_wait = 0.0;
+    tt::ProgressBar bar(state_.total_epochs * steps_per_epoch_, state_.global_step);
     for (int64_t epoch = state_.epochs_run; epoch < state_.total_epochs; ++epoch) {
       // torchtune's DistributedSampler: seed 0, reshuffled by epoch.
       auto order = tt::data::distributed_sampler_indices(
@@ -191,9 +214,12 @@ class FullFinetuneRecipeSingleDevice {
         if (state_.max_steps_per_epoch &&
             static_cast<int64_t>(idx) / grad_accum_ == *state_.max_steps_per_epoch)
           break;
+        auto data_start = std::chrono::steady_clock::now();
         std::vector<tt::data::Sample> samples;
         for (int64_t i : batches[idx]) samples.push_back(dataset_->get(i));
         auto [tokens, labels, input_pos, mask] = collate(samples);
+        data_wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
+        seq_len_ = tokens.size(1);
         // Tokens counted on the unshifted labels, as torchtune counts them.
         const int64_t n = (labels != tt::kIgnoreIndex).sum().item<int64_t>();
         num_tokens += n;
@@ -202,14 +228,19 @@ class FullFinetuneRecipeSingleDevice {
         at::Tensor loss = loss_step({tokens, mask, input_pos}, shifted);
         at::Tensor current = loss * n;
         running_loss += current.detach();
+        // In-backward updates see each gradient once, complete: the 1/tokens scaling is
+        // applied there (accumulation is refused, so the window is this micro-batch).
+        if (in_backward_) in_backward_->set_grad_scale(1.0 / static_cast<double>(num_tokens));
         current.backward();
         if ((static_cast<int64_t>(idx) + 1) % grad_accum_ != 0) continue;
 
-        scale_grads(1.0 / static_cast<double>(num_tokens));
         std::optional<double> grad_norm;
-        if (clip_grad_norm_) grad_norm = tt::clip_grad_norm(optimizer_->params(), *clip_grad_norm_).item<double>();
-        optimizer_->step();
-        optimizer_->zero_grad();
+        if (!in_backward_) {
+          scale_grads(1.0 / static_cast<double>(num_tokens));
+          if (clip_grad_norm_) grad_norm = tt::clip_grad_norm(optimizer_->params(), *clip_grad_norm_).item<double>();
+          optimizer_->step();
+          optimizer_->zero_grad();
+        }
         if (scheduler_) scheduler_->step();
         ++state_.global_step;
         if (state_.global_step % log_every_ == 0) {
@@ -221,14 +252,25 @@ class FullFinetuneRecipeSingleDevice {
               {"tokens_per_second_per_gpu", static_cast<double>(static_cast<float>(num_tokens / seconds))}};
           if (grad_norm) values.emplace_back("grad_norm", *grad_norm);
           append_memory_stats(values);
+          // Beyond torchtune: model FLOPs utilisation against the H100's dense bf16 peak, and
+          // the time the step waited for its data.
+          if (device_.is_cuda())
+            values.emplace_back("mfu", num_tokens / seconds * tt::flops_per_token(model_->args, seq_len_) / kPeakFlops);
+          values.emplace_back("data_wait_s", data_wait);
           logger_->log_dict(values, state_.global_step);
-          std::cout << epoch + 1 << "|" << state_.global_step << "|Loss: " << values[0].second << "\n";
+          if (!bar.enabled())
+            std::cout << epoch + 1 << "|" << state_.global_step << "|Loss: " << values[0].second << "\n";
         }
+        if (bar.enabled())
+          bar.update(state_.global_step, tt::str(epoch + 1, "|", state_.global_step, "|Loss: ",
+                                                  running_loss.item<float>() / num_tokens));
+        data_wait = 0.0;
         running_loss.zero_();
         num_tokens = 0;
         state_.batches_in_epoch = static_cast<int64_t>(idx) + 1;
         const bool epoch_done = (static_cast<int64_t>(idx) + 1) / grad_accum_ == steps_per_epoch_;
         if (g_stop_signal.load() != 0) {
+          bar.close();
           std::cout << "Received signal " << g_stop_signal.load() << ": saving a checkpoint and stopping\n";
           save_checkpoint(tt::str("step_", state_.global_step), /*intermediate=*/true);
           std::cout << "Stopped at step " << state_.global_step
@@ -239,6 +281,7 @@ class FullFinetuneRecipeSingleDevice {
           save_checkpoint(tt::str("step_", state_.global_step), /*intermediate=*/true);
         t0 = std::chrono::steady_clock::now();
       }
+      bar.close();
       state_.epochs_run += 1;
       state_.batches_in_epoch = 0;
       save_checkpoint(tt::str("epoch_", epoch), /*intermediate=*/epoch + 1 < state_.total_epochs);
@@ -255,7 +298,8 @@ class FullFinetuneRecipeSingleDevice {
     model_ = instantiate<tt::llama2::ModelPtr>(cfg_, "model", Node::map());
     // Strict (torchtune's load_state_dict); checkpoint tensors are released as they are copied.
     tt::materialize_from(*model_, device_, dtype_, std::move(checkpoint));
-    model_->wrapper.activation_checkpointing = cfg_.get_bool_or("enable_activation_checkpointing", false);
+    model_->wrapper.activation_checkpointing = activation_checkpointing_;
+    model_->wrapper.offload_activations = activation_offloading_;
   }
 
   struct Batch {
@@ -353,7 +397,7 @@ class FullFinetuneRecipeSingleDevice {
     }
   }
 
-  std::vector<std::string> param_names() {
+  std::vector<std::string> param_names() const {
     std::vector<std::string> names;
     for (const auto& [key, p] : tt::named_parameters(*model_)) names.push_back(key);
     return names;
@@ -372,6 +416,9 @@ class FullFinetuneRecipeSingleDevice {
   tt::PickleValue recipe_state_value() const {
     using PV = tt::PickleValue;
     PV optimizer = optimizer_->state_dict();
+    // torchtune's in-backward layout: one torch.optim state dict per parameter name.
+    if (in_backward_)
+      optimizer = tt::convert_optimizer_state(optimizer, tt::OptimizerLayout::kPerParameter, param_names(), "optimizer");
     for (auto& [key, value] : optimizer.dict_items())
       if (key.to_string() == "state")
         for (auto& [i, entry] : value.dict_items())
@@ -401,6 +448,9 @@ class FullFinetuneRecipeSingleDevice {
   bool log_peak_memory_ = false;
   std::optional<double> clip_grad_norm_;
   std::optional<int64_t> save_every_;
+  bool optimizer_in_bwd_ = false, activation_checkpointing_ = false, activation_offloading_ = false;
+  std::unique_ptr<tt::OptimizerInBackward> in_backward_;
+  int64_t seq_len_ = 0;
   bool resume_ = false, resumed_global_step_ = false;
   RecipeState state_;
   tt::MetricLoggerPtr logger_;

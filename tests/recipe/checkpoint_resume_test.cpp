@@ -224,3 +224,78 @@ TEST(RecipeCheckpoints, ResumingWithNothingToResumeFromIsAClearError) {
 
 }  // namespace
 }  // namespace tt
+
+namespace tt {
+namespace {
+
+const std::string kPlain = "gradient_accumulation_steps=1";
+
+TEST(RecipeOptimizers, InBackwardAndPagedAdamWComputeWhatTheRegularStepComputes) {
+  // optimizer_in_bwd updates each parameter from its gradient hook: same maths, so the same
+  // weights, bit for bit (fp32, CPU); its per-parameter optimizer state resumes a regular run.
+  fs::path regular = fresh("tt_opt_regular"), in_bwd = fresh("tt_opt_in_bwd");
+  Result a = tune_run(kConfig, regular, kPlain);
+  ASSERT_EQ(a.status, 0) << a.out;
+  Result b = tune_run(kConfig, in_bwd, kPlain + " optimizer_in_bwd=True");
+  ASSERT_EQ(b.status, 0) << b.out;
+  EXPECT_EQ(read_file(in_bwd / kFinal), read_file(regular / kFinal));
+  const StepLog la = read_disk_logs(regular / "logs"), lb = read_disk_logs(in_bwd / "logs");
+  ASSERT_EQ(la.size(), lb.size());
+  for (const auto& [step, v] : la) EXPECT_EQ(v.at("loss"), lb.at(step).at("loss")) << step;
+  EXPECT_TRUE(lb.begin()->second.count("data_wait_s"));
+
+  // The in-backward checkpoint (per-parameter layout) resumed without it, and the reverse.
+  for (const std::string flag : {"False", "True"}) {
+    fs::path run = fresh("tt_opt_layouts");
+    fs::create_directories(run);
+    fs::copy((flag == "False" ? in_bwd : regular) / "epoch_0", run / "epoch_0", fs::copy_options::recursive);
+    Result r = tune_run(kConfig, run, kPlain + " resume_from_checkpoint=True optimizer_in_bwd=" + flag);
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(read_file(run / kFinal), read_file(regular / kFinal)) << "optimizer_in_bwd=" << flag;
+    fs::remove_all(run);
+  }
+
+  // bitsandbytes.optim.PagedAdamW: AdamW's maths with fp32 state kept on the host; on the CPU
+  // in fp32 it is the fused AdamW kernel, bit for bit.
+  fs::path fused = fresh("tt_opt_fused"), paged = fresh("tt_opt_paged");
+  Result c = tune_run(kConfig, fused, kPlain + " optimizer.fused=True");
+  ASSERT_EQ(c.status, 0) << c.out;
+  Result d = tune_run(kConfig, paged,
+                      kPlain + " optimizer._component_=bitsandbytes.optim.PagedAdamW '~optimizer.fused' optimizer_in_bwd=True");
+  ASSERT_EQ(d.status, 0) << d.out;
+  EXPECT_EQ(read_file(paged / kFinal), read_file(fused / kFinal));
+
+  // torchtune's refusals.
+  Result e = tune_run(kConfig, fresh("tt_opt_refused"), "optimizer_in_bwd=True gradient_accumulation_steps=2");
+  EXPECT_EQ(e.status, 1);
+  EXPECT_NE(e.out.find("Gradient accumulation is not supported with optimizer in bwd"), std::string::npos) << e.out;
+  Result f = tune_run(kConfig, fresh("tt_opt_refused"), "optimizer_in_bwd=True clip_grad_norm=1.0");
+  EXPECT_NE(f.out.find("Gradient clipping is not supported with optimizer in bwd"), std::string::npos) << f.out;
+  Result g = tune_run(kConfig, fresh("tt_opt_refused"),
+                      "enable_activation_offloading=True enable_activation_checkpointing=True");
+  EXPECT_NE(g.out.find("enable_activation_offloading should only be True when training on CUDA"), std::string::npos)
+      << g.out;
+  for (const fs::path& p : {regular, in_bwd, fused, paged}) fs::remove_all(p);
+}
+
+TEST(RecipeCheckpoints, ConfigAndCheckpointDisagreeingBehaveAsTorchtune) {
+  fs::path run = fresh("tt_resume_mismatch");
+  Result a = tune_run(kConfig, run, kPlain);
+  ASSERT_EQ(a.status, 0) << a.out;
+  fs::remove_all(run / "epoch_1");
+  // Seed and max_steps_per_epoch come from the checkpoint, epochs from the config.
+  Result r = tune_run(kConfig, run, kPlain + " resume_from_checkpoint=True seed=7 max_steps_per_epoch=2 epochs=3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  for (const char* w :
+       {"Config value for seed does not match the checkpoint value, using the checkpoint value: 1234",
+        "Config value for max_steps_per_epoch does not match the checkpoint value, using the checkpoint value: 3",
+        "Config value for total_epochs does not match the checkpoint value, using the config value: 3"})
+    EXPECT_NE(r.out.find(w), std::string::npos) << w << "\n" << r.out;
+  const StepLog log = read_disk_logs(run / "logs");
+  EXPECT_EQ(log.rbegin()->first, 9);  // 3 epochs of 3 steps
+  EXPECT_TRUE(fs::exists(run / "epoch_2"));
+  fs::remove_all(run);
+}
+
+}  // namespace
+}  // namespace tt

@@ -335,9 +335,12 @@ void Checkpointer::resolve_paths() {
     for (const auto& n : names) paths_.push_back(get_path(output_dir_, n));
     std::sort(paths_.begin(), paths_.end());
     resume_folder_ = fs::path(paths_.front()).parent_path().string();
-    fs::path p = options_.recipe_checkpoint
-                     ? fs::path(output_dir_) / *options_.recipe_checkpoint
-                     : fs::path(output_dir_) / kRecipeStateDir / kRecipeStateFile;
+    // A folder that carries its own recipe state is resumed with it: the mirror may belong
+    // to a later checkpoint than the one the listed files come from.
+    const fs::path own = fs::path(*resume_folder_) / kRecipeStateFile;
+    fs::path p = options_.recipe_checkpoint ? fs::path(output_dir_) / *options_.recipe_checkpoint
+                 : fs::exists(own)          ? own
+                                            : fs::path(output_dir_) / kRecipeStateDir / kRecipeStateFile;
     TT_CHECK(fs::exists(p), p.string(),
              "If should_load_recipe_state is True, recipe_checkpoint file must be provided.");
     recipe_path_ = p.string();

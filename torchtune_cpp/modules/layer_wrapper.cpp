@@ -4,6 +4,16 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <map>
+#include <mutex>
+
+#if defined(TT_WITH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <ATen/cuda/CUDAEvent.h>
+#endif
+
 namespace tt {
 
 namespace {
@@ -32,6 +42,60 @@ void fire(const LayerWrapper& w, int64_t index, Phase phase) {
   }
 }
 
+#if defined(TT_WITH_CUDA)
+// One copy stream per device for offloading, kept for the process.
+c10::cuda::CUDAStream side_stream(const at::Device& device) {
+  static std::mutex mu;
+  static std::map<int, c10::cuda::CUDAStream> streams;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = streams.find(device.index());
+  if (it == streams.end())
+    it = streams.emplace(device.index(), c10::cuda::getStreamFromPool(false, device.index())).first;
+  return it->second;
+}
+#endif
+
+// The layer input a checkpointed layer keeps, [B, T, D]: on the device, or offloaded to
+// pinned host memory by a copy on a side stream that waits for the input to be computed.
+// The caching allocator is told the side stream uses the device tensor, so its memory is not
+// reused before the copy is done.
+at::Tensor offload(const at::Tensor& x) {
+#if defined(TT_WITH_CUDA)
+  if (x.is_cuda()) {
+    at::Tensor host = at::empty(x.sizes(), x.options().device(at::kCPU).pinned_memory(true));
+    c10::cuda::CUDAGuard guard(x.device());
+    c10::cuda::CUDAStream compute = c10::cuda::getCurrentCUDAStream();
+    c10::cuda::CUDAStream side = side_stream(x.device());
+    at::cuda::CUDAEvent ready;
+    ready.record(compute);
+    ready.block(side);
+    {
+      c10::cuda::CUDAStreamGuard on_side(side);
+      host.copy_(x, /*non_blocking=*/true);
+    }
+    c10::cuda::CUDACachingAllocator::recordStream(x.storage().data_ptr(), side);
+    return host;
+  }
+#endif
+  return x;
+}
+
+at::Tensor reload(const at::Tensor& saved, const at::Device& device) {
+  if (saved.device() == device) return saved;
+#if defined(TT_WITH_CUDA)
+  if (device.is_cuda()) {
+    // Everything the side streams were given (the offloading copies) completes before the
+    // compute stream reads the host buffer; by backward time this rarely waits at all.
+    c10::cuda::CUDAGuard guard(device);
+    c10::cuda::CUDAStream compute = c10::cuda::getCurrentCUDAStream();
+    at::cuda::CUDAEvent done;
+    done.record(side_stream(device));
+    done.block(compute);
+  }
+#endif
+  return saved.to(device, /*non_blocking=*/true);
+}
+
 // Keeps the layer's function alive until its recomputation in backward.
 struct FnHolder : torch::CustomClassHolder {
   explicit FnHolder(LayerFn f) : fn(std::move(f)) {}
@@ -45,9 +109,11 @@ struct FnHolder : torch::CustomClassHolder {
 struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
   static at::Tensor forward(AutogradContext* ctx, at::Tensor x, at::TensorList weights,
                             const LayerWrapper* wrapper, int64_t index, LayerFn fn) {
-    variable_list saved{x};
+    const bool off = wrapper->offload_activations && x.is_cuda();
+    variable_list saved{off ? offload(x) : x};
     saved.insert(saved.end(), weights.begin(), weights.end());
     ctx->save_for_backward(saved);
+    ctx->saved_data["device"] = x.device().str();
     ctx->saved_data["wrapper"] = reinterpret_cast<int64_t>(wrapper);
     ctx->saved_data["index"] = index;
     ctx->saved_data["fn"] = c10::IValue::make_capsule(c10::make_intrusive<FnHolder>(fn));
@@ -68,7 +134,9 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     variable_list result(1 + num_weights + 3);
     {
       at::AutoGradMode enable(true);
-      at::Tensor x_in = saved[0].detach().requires_grad_(ctx->needs_input_grad(0));
+      at::Tensor x_in = reload(saved[0], at::Device(ctx->saved_data["device"].toStringRef()))
+                            .detach()
+                            .requires_grad_(ctx->needs_input_grad(0));
       at::Tensor y = fn(x_in);
       variable_list inputs;
       std::vector<size_t> slots;

@@ -32,6 +32,10 @@ struct LayerWrapper {
   // are kept instead).
   bool activation_checkpointing = false;
   int64_t num_layers = 0;
+  // With checkpointing on CUDA: the one tensor each checkpointed layer keeps, its input
+  // [B, T, D], goes to pinned host memory during forward (copied on a side stream, so the
+  // copy overlaps the next layer's compute) and comes back for the layer's recomputation.
+  bool offload_activations = false;
   std::vector<std::shared_ptr<LayerHooks>> hooks;
 };
 

@@ -95,6 +95,14 @@ int64_t num_parameters(TransformerDecoder& model) {
   return n;
 }
 
+double flops_per_token(const DecoderArgs& a, int64_t seq_len) {
+  const int64_t hd = a.head_dim(), kv = a.num_kv_heads * hd;
+  const int64_t per_layer = a.embed_dim * (a.embed_dim + 2 * kv + a.embed_dim) + 3 * a.embed_dim * a.intermediate_dim +
+                            2 * a.embed_dim;
+  const double n = static_cast<double>(a.num_layers * per_layer + a.embed_dim + a.vocab_size * a.embed_dim);
+  return 6.0 * n + 12.0 * static_cast<double>(a.num_layers * a.num_heads * hd * seq_len);
+}
+
 InitFn normal_init(double std, uint64_t seed) {
   auto gen = std::make_shared<at::Generator>(at::detail::createCPUGenerator(seed));
   at::manual_seed(seed);  // seeds the accelerators' default generators too

@@ -68,6 +68,10 @@ StateDict named_parameters(TransformerDecoder& model);
 // The parameters of one decoder layer, keyed as in the state dict ("layers.3.attn.q_proj.weight").
 StateDict layer_parameters(TransformerDecoder& model, int64_t layer);
 int64_t num_parameters(TransformerDecoder& model);
+// Training FLOPs per token for sequences of `seq_len` tokens: 6 per parameter outside the
+// input embedding (forward and backward matmuls) plus attention's 12 L H Q T, as in the
+// PaLM / nanoGPT MFU accounting (activation recomputation not counted).
+double flops_per_token(const DecoderArgs& args, int64_t seq_len);
 
 // Replaces every meta parameter, layer by layer, with a tensor on `device`: from `source`
 // when it holds the key (copied and cast), else initialised by `init` (given the key and the

@@ -5,12 +5,45 @@
 
 #include <cmath>
 
+#include <cstdlib>
+#include <cstring>
+
+#if defined(TT_WITH_CUDA)
+#include <c10/cuda/CUDAFunctions.h>
+#include <cuda_runtime_api.h>
+#endif
+
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/utils/check.h"
 
 namespace tt {
 
 namespace {
+
+// A zeroed fp32 host tensor for optimizer state, page-locked when `pin` so transfers to and
+// from the device run asynchronously at full bandwidth. Pinned through cudaHostRegister on an
+// exact-size allocation: the caching pinned allocator rounds each block up to a power of two,
+// which for a 7B model's two moments would lock ~68 GB of host memory instead of 54.
+at::Tensor host_state_tensor(at::IntArrayRef sizes, bool pin) {
+#if defined(TT_WITH_CUDA)
+  if (pin) {
+    constexpr size_t kPage = 4096;
+    const size_t bytes = static_cast<size_t>(c10::multiply_integers(sizes)) * sizeof(float);
+    const size_t rounded = std::max<size_t>((bytes + kPage - 1) / kPage * kPage, kPage);
+    void* ptr = std::aligned_alloc(kPage, rounded);
+    TT_CHECK(ptr != nullptr, "optimizer", "cannot allocate ", rounded,
+             " bytes of host memory for the optimizer state; the host needs about 8 bytes per parameter");
+    std::memset(ptr, 0, rounded);
+    if (cudaHostRegister(ptr, rounded, cudaHostRegisterDefault) == cudaSuccess)
+      return at::from_blob(ptr, sizes, [](void* p) { cudaHostUnregister(p); std::free(p); },
+                           at::TensorOptions().dtype(at::kFloat));
+    (void)cudaGetLastError();  // not lockable (limits): pageable memory still works, slower
+    return at::from_blob(ptr, sizes, [](void* p) { std::free(p); }, at::TensorOptions().dtype(at::kFloat));
+  }
+#endif
+  (void)pin;
+  return at::zeros(sizes, at::kFloat);
+}
 
 bool all_cuda(const StateDict& params) {
   for (const auto& [name, p] : params)
@@ -70,8 +103,52 @@ void Optimizer::step() {
     step_adam(with_grad);
 }
 
+void Optimizer::step_params(const std::vector<size_t>& indices) {
+  at::NoGradGuard no_grad;
+  std::vector<size_t> with_grad;
+  for (size_t i : indices)
+    if (params_.at(i).second.grad().defined()) with_grad.push_back(i);
+  if (with_grad.empty()) return;
+  if (options_.kind == OptimizerKind::kSGD)
+    step_sgd(with_grad);
+  else
+    step_adam(with_grad);
+}
+
+void Optimizer::step_adam_host_state(size_t i) {
+  const OptimizerOptions& o = options_;
+  const at::Tensor& p = params_[i].second;
+  ParamState& s = state_[i];
+  const bool pin = p.is_cuda();
+  if (!s.exp_avg.defined()) {
+    s.exp_avg = host_state_tensor(p.sizes(), pin);
+    s.exp_avg_sq = host_state_tensor(p.sizes(), pin);
+    s.step = at::zeros({}, p.options().dtype(at::kFloat));
+  }
+  // fp32 working copies on the parameter's device; the moments stream in and back out.
+  at::Tensor p32 = p.scalar_type() == at::kFloat ? p : p.to(at::kFloat);
+  at::Tensor g32 = p.grad().to(at::kFloat);
+  at::Tensor m = s.exp_avg.to(p.device(), /*non_blocking=*/true);
+  at::Tensor v = s.exp_avg_sq.to(p.device(), /*non_blocking=*/true);
+  at::Tensor step = s.step.to(p.device());
+  at::_foreach_add_(at::TensorList(&step, 1), 1);
+  at::_fused_adamw_({p32}, {g32}, {m}, {v}, {}, {step}, o.lr, o.beta1, o.beta2, o.weight_decay, o.eps,
+                    false, false);
+  if (!p32.is_same(p)) p.copy_(p32);
+  s.step = step;
+  // Device-to-pinned copies stay ordered on the stream before the next step's reads.
+  if (!m.is_same(s.exp_avg)) {
+    s.exp_avg.copy_(m, /*non_blocking=*/pin);
+    s.exp_avg_sq.copy_(v, /*non_blocking=*/pin);
+  }
+}
+
 void Optimizer::step_adam(const std::vector<size_t>& idx) {
   const OptimizerOptions& o = options_;
+  if (o.state_on_host) {
+    for (size_t i : idx) step_adam_host_state(i);
+    return;
+  }
   const bool decoupled = o.kind == OptimizerKind::kAdamW;
   std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs, steps;
   for (size_t i : idx) {
@@ -181,6 +258,10 @@ PickleValue Optimizer::state_dict() const {
   using PV = PickleValue;
   const OptimizerOptions& o = options_;
   PV state = PV::dict();
+#if defined(TT_WITH_CUDA)
+  // Host-resident moments may still be arriving from the device.
+  if (options_.state_on_host && !params_.empty() && params_[0].second.is_cuda()) c10::cuda::device_synchronize();
+#endif
   for (const auto& [i, st] : state_) {
     PV entry = PV::dict();
     if (st.step.defined()) entry.set("step", st.step);
@@ -276,11 +357,26 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
       if (entry.find("momentum_buffer") && !entry.at("momentum_buffer").is_none())
         ps.momentum_buffer = like_param("momentum_buffer");
     } else {
-      const at::Tensor& step = entry.at("step").to_tensor();
-      ps.step = step.to(path_ == Path::kFused ? p.device() : at::Device(at::kCPU), at::kFloat,
-                        false, /*copy=*/true);
-      ps.exp_avg = like_param("exp_avg");
-      ps.exp_avg_sq = like_param("exp_avg_sq");
+      // bitsandbytes names its moments state1 / state2 and may keep the step as an int.
+      const PV& step = entry.at("step");
+      at::Tensor step_t = step.is_tensor() ? step.to_tensor() : at::scalar_tensor(step.to_double());
+      const bool on_device = path_ == Path::kFused || o.state_on_host;
+      ps.step = step_t.to(on_device ? p.device() : at::Device(at::kCPU), at::kFloat, false, /*copy=*/true);
+      const char* m = entry.find("exp_avg") ? "exp_avg" : "state1";
+      const char* v = entry.find("exp_avg_sq") ? "exp_avg_sq" : "state2";
+      if (o.state_on_host) {
+        auto host = [&](const char* field) {
+          const at::Tensor& t = entry.at(field).to_tensor();
+          TT_CHECK(t.sizes() == p.sizes(), where, "optimizer state '", field, "' of ", pname, " has shape ",
+                   t.sizes(), " but the parameter has ", p.sizes());
+          return host_state_tensor(p.sizes(), p.is_cuda()).copy_(t);
+        };
+        ps.exp_avg = host(m);
+        ps.exp_avg_sq = host(v);
+      } else {
+        ps.exp_avg = like_param(m);
+        ps.exp_avg_sq = like_param(v);
+      }
     }
     state[pos->second] = std::move(ps);
   }
@@ -330,6 +426,37 @@ void register_optimizers() {
           return std::make_shared<Optimizer>(std::move(params), o);
         });
   }
+  register_component<OptimizerPtr, StateDict>(
+      ComponentSpec{"bitsandbytes.optim.PagedAdamW", "optimizer",
+                    "AdamW with fp32 moments in pinned host memory, streamed per parameter "
+                    "(bitsandbytes' 32-bit paged AdamW maths)",
+                    {"params"},
+                    {arg("lr", ArgType::kFloat, "0.001", ""), arg("betas", ArgType::kNumberList, "[0.9, 0.999]", ""),
+                     arg("eps", ArgType::kFloat, "1e-08", ""), arg("weight_decay", ArgType::kFloat, "0.01", ""),
+                     arg("amsgrad", ArgType::kBool, "False", "only False is supported"),
+                     arg("optim_bits", ArgType::kInt, "32", "only 32 (PagedAdamW8bit is the 8-bit one)"),
+                     arg("min_8bit_size", ArgType::kInt, "4096", "8-bit only; no effect"),
+                     arg("percentile_clipping", ArgType::kInt, "100", "only 100 (off) is supported"),
+                     arg("block_wise", ArgType::kBool, "True", "8-bit only; no effect")}},
+      [](const Kwargs& kw, StateDict params) {
+        TT_CHECK(!kw.get_bool("amsgrad"), kw.where("amsgrad"), "amsgrad=True is not supported; remove it");
+        TT_CHECK(kw.get_int("optim_bits") == 32, kw.where("optim_bits"),
+                 "only 32-bit state is supported by bitsandbytes.optim.PagedAdamW here; remove optim_bits");
+        TT_CHECK(kw.get_int("percentile_clipping") == 100, kw.where("percentile_clipping"),
+                 "percentile clipping is not supported; use clip_grad_norm instead");
+        std::vector<double> betas = kw.get_number_list("betas");
+        TT_CHECK(betas.size() == 2, kw.where("betas"), "betas needs two values, e.g. [0.9, 0.999]");
+        OptimizerOptions o;
+        o.kind = OptimizerKind::kAdamW;
+        o.name = "bitsandbytes.optim.PagedAdamW";
+        o.lr = kw.get_double("lr");
+        o.beta1 = betas[0];
+        o.beta2 = betas[1];
+        o.eps = kw.get_double("eps");
+        o.weight_decay = kw.get_double("weight_decay");
+        o.state_on_host = true;
+        return std::make_shared<Optimizer>(std::move(params), o);
+      });
   register_component<OptimizerPtr, StateDict>(
       ComponentSpec{"torch.optim.SGD", "optimizer", "torch.optim's SGD", {"params"},
                     common_tail({arg("lr", ArgType::kFloat, "0.001", ""),

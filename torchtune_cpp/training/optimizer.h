@@ -37,6 +37,12 @@ struct OptimizerOptions {
   // The lr a schedule scales (torch.optim's param_group["initial_lr"], set by the first
   // scheduler and kept in the state dict so a resumed schedule starts from the same base).
   std::optional<double> initial_lr;
+  // bitsandbytes' PagedAdamW: Adam(W) moments kept in fp32 in (pinned) host memory and
+  // streamed to the parameter's device one parameter at a time for its update, so the
+  // accelerator never holds the optimizer state. The update is computed in fp32 and written
+  // back in the parameter's dtype.
+  bool state_on_host = false;
+  std::string name;  // the component name, for messages
 };
 
 struct ParamState {
@@ -51,6 +57,9 @@ class Optimizer {
   // One update of every parameter that has a gradient; parameters without one are skipped
   // (as torch.optim skips p.grad is None).
   void step();
+  // The same update for parameters `indices` only (optimizer-in-backward steps each
+  // parameter from its gradient hook); each keeps its own state and step count.
+  void step_params(const std::vector<size_t>& indices);
   // Drops every gradient (torch.optim's zero_grad(set_to_none=True)).
   void zero_grad();
 
@@ -77,6 +86,7 @@ class Optimizer {
 
  private:
   void step_adam(const std::vector<size_t>& idx);
+  void step_adam_host_state(size_t i);
   void step_sgd(const std::vector<size_t>& idx);
 
   StateDict params_;
