@@ -124,6 +124,14 @@ class FullFinetuneRecipeSingleDevice {
                "enable_activation_offloading should only be True when enable_activation_checkpointing is True");
     }
     if (cfg.get_bool("compile")) std::cout << "compile: True has no effect in torchtune_cpp\n";
+    // torchtune's collate choice: padded_collate_sft unless the dataset is packed (then
+    // padded_collate_packed, whatever collate_fn says).
+    const std::string collate = cfg.has("collate_fn") ? cfg.get_string("collate_fn") : "torchtune.data.padded_collate_sft";
+    TT_CHECK(collate.find("left_pad_sequence") == std::string::npos, cfg.where("collate_fn"),
+             "left_pad_sequence collator is only for inference.");
+    TT_CHECK(collate == "torchtune.data.padded_collate_sft" || collate == "torchtune.data.padded_collate_packed",
+             cfg.where("collate_fn"), "'", collate, "' is not a collate function torchtune_cpp provides; use ",
+             "torchtune.data.padded_collate_sft (packed datasets use torchtune.data.padded_collate_packed)");
     grad_accum_ = cfg.get_int("gradient_accumulation_steps");
     TT_CHECK(grad_accum_ >= 1, cfg.where("gradient_accumulation_steps"), "must be >= 1");
     batch_size_ = cfg.get_int("batch_size");

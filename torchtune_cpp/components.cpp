@@ -37,9 +37,6 @@ void register_unsupported_torchtune_components() {
                            "torchtune.models.llama2.qlora_llama2_7b", "torchtune.models.llama2.qlora_llama2_13b",
                            "torchtune.models.llama2.qlora_llama2_70b"})
     register_unsupported(name, kLora);
-  register_unsupported("bitsandbytes.optim.PagedAdamW8bit",
-                       "8-bit optimizer state is not available yet; use bitsandbytes.optim.PagedAdamW "
-                       "(fp32 state in host memory: the same GPU memory saving, more host memory).");
   register_unsupported("torchtune.training.FullModelDCPCheckpointer",
                        "Use torchtune.training.FullModelHFCheckpointer, FullModelMetaCheckpointer "
                        "or FullModelTorchTuneCheckpointer.");

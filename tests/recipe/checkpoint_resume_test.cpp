@@ -265,6 +265,26 @@ TEST(RecipeOptimizers, InBackwardAndPagedAdamWComputeWhatTheRegularStepComputes)
   ASSERT_EQ(d.status, 0) << d.out;
   EXPECT_EQ(read_file(paged / kFinal), read_file(fused / kFinal));
 
+  // PagedAdamW8bit: 8-bit block-wise state; the loss falls as with fp32 state, and a run
+  // resumed mid-epoch from its step_2 checkpoint (optimizer in backward, per-parameter
+  // layout of 8-bit state) ends bit-identical.
+  fs::path eight = fresh("tt_opt_8bit");
+  const std::string e8 = kPlain +
+                         " optimizer._component_=bitsandbytes.optim.PagedAdamW8bit '~optimizer.fused' "
+                         "optimizer_in_bwd=True save_every_n_steps=1";
+  Result h = tune_run(kConfig, eight, e8);
+  ASSERT_EQ(h.status, 0) << h.out;
+  const StepLog l8 = read_disk_logs(eight / "logs"), l32 = read_disk_logs(paged / "logs");
+  for (const auto& [step, v] : l8) EXPECT_NEAR(v.at("loss"), l32.at(step).at("loss"), 0.01 * v.at("loss")) << step;
+  fs::path resumed = fresh("tt_opt_8bit_resumed");
+  fs::create_directories(resumed);
+  fs::copy(eight / "step_2", resumed / "step_2", fs::copy_options::recursive);
+  Result i = tune_run(kConfig, resumed, e8 + " resume_from_checkpoint=True");
+  ASSERT_EQ(i.status, 0) << i.out;
+  EXPECT_EQ(read_file(resumed / kFinal), read_file(eight / kFinal));
+  fs::remove_all(eight);
+  fs::remove_all(resumed);
+
   // torchtune's refusals.
   Result e = tune_run(kConfig, fresh("tt_opt_refused"), "optimizer_in_bwd=True gradient_accumulation_steps=2");
   EXPECT_EQ(e.status, 1);
@@ -275,6 +295,9 @@ TEST(RecipeOptimizers, InBackwardAndPagedAdamWComputeWhatTheRegularStepComputes)
                       "enable_activation_offloading=True enable_activation_checkpointing=True");
   EXPECT_NE(g.out.find("enable_activation_offloading should only be True when training on CUDA"), std::string::npos)
       << g.out;
+  Result k = tune_run(kConfig, fresh("tt_opt_refused"), "collate_fn=torchtune.data.left_pad_sequence");
+  EXPECT_EQ(k.status, 1);
+  EXPECT_NE(k.out.find("left_pad_sequence collator is only for inference."), std::string::npos) << k.out;
   for (const fs::path& p : {regular, in_bwd, fused, paged}) fs::remove_all(p);
 }
 

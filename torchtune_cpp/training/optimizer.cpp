@@ -14,6 +14,7 @@
 #endif
 
 #include "torchtune_cpp/config/registry.h"
+#include "torchtune_cpp/training/blockwise_quant.h"
 #include "torchtune_cpp/utils/check.h"
 
 namespace tt {
@@ -24,11 +25,11 @@ namespace {
 // from the device run asynchronously at full bandwidth. Pinned through cudaHostRegister on an
 // exact-size allocation: the caching pinned allocator rounds each block up to a power of two,
 // which for a 7B model's two moments would lock ~68 GB of host memory instead of 54.
-at::Tensor host_state_tensor(at::IntArrayRef sizes, bool pin) {
+at::Tensor host_state_tensor(at::IntArrayRef sizes, bool pin, at::ScalarType dtype = at::kFloat) {
 #if defined(TT_WITH_CUDA)
   if (pin) {
     constexpr size_t kPage = 4096;
-    const size_t bytes = static_cast<size_t>(c10::multiply_integers(sizes)) * sizeof(float);
+    const size_t bytes = static_cast<size_t>(c10::multiply_integers(sizes)) * c10::elementSize(dtype);
     const size_t rounded = std::max<size_t>((bytes + kPage - 1) / kPage * kPage, kPage);
     void* ptr = std::aligned_alloc(kPage, rounded);
     TT_CHECK(ptr != nullptr, "optimizer", "cannot allocate ", rounded,
@@ -36,13 +37,13 @@ at::Tensor host_state_tensor(at::IntArrayRef sizes, bool pin) {
     std::memset(ptr, 0, rounded);
     if (cudaHostRegister(ptr, rounded, cudaHostRegisterDefault) == cudaSuccess)
       return at::from_blob(ptr, sizes, [](void* p) { cudaHostUnregister(p); std::free(p); },
-                           at::TensorOptions().dtype(at::kFloat));
+                           at::TensorOptions().dtype(dtype));
     (void)cudaGetLastError();  // not lockable (limits): pageable memory still works, slower
-    return at::from_blob(ptr, sizes, [](void* p) { std::free(p); }, at::TensorOptions().dtype(at::kFloat));
+    return at::from_blob(ptr, sizes, [](void* p) { std::free(p); }, at::TensorOptions().dtype(dtype));
   }
 #endif
   (void)pin;
-  return at::zeros(sizes, at::kFloat);
+  return at::zeros(sizes, dtype);
 }
 
 bool all_cuda(const StateDict& params) {
@@ -115,21 +116,47 @@ void Optimizer::step_params(const std::vector<size_t>& indices) {
     step_adam(with_grad);
 }
 
+const at::Tensor& Optimizer::quant_map(bool is_signed, const at::Device& device) {
+  const std::string key = device.str() + (is_signed ? "+" : "");
+  auto it = quant_maps_.find(key);
+  if (it == quant_maps_.end()) it = quant_maps_.emplace(key, dynamic_quant_map(is_signed, device)).first;
+  return it->second;
+}
+
 void Optimizer::step_adam_host_state(size_t i) {
   const OptimizerOptions& o = options_;
   const at::Tensor& p = params_[i].second;
   ParamState& s = state_[i];
   const bool pin = p.is_cuda();
+  const bool q = quantize_state(p);
+  const int64_t blocks = (p.numel() + kQuantBlock - 1) / kQuantBlock;
   if (!s.exp_avg.defined()) {
-    s.exp_avg = host_state_tensor(p.sizes(), pin);
-    s.exp_avg_sq = host_state_tensor(p.sizes(), pin);
     s.step = at::zeros({}, p.options().dtype(at::kFloat));
+    if (q) {
+      // Codes start at 0: with zero scales they dequantize to zero whatever the code.
+      s.exp_avg = host_state_tensor({p.numel()}, pin, at::kByte);
+      s.exp_avg_sq = host_state_tensor({p.numel()}, pin, at::kByte);
+      s.exp_avg_absmax = host_state_tensor({blocks}, pin);
+      s.exp_avg_sq_absmax = host_state_tensor({blocks}, pin);
+    } else {
+      s.exp_avg = host_state_tensor(p.sizes(), pin);
+      s.exp_avg_sq = host_state_tensor(p.sizes(), pin);
+    }
   }
   // fp32 working copies on the parameter's device; the moments stream in and back out.
   at::Tensor p32 = p.scalar_type() == at::kFloat ? p : p.to(at::kFloat);
   at::Tensor g32 = p.grad().to(at::kFloat);
-  at::Tensor m = s.exp_avg.to(p.device(), /*non_blocking=*/true);
-  at::Tensor v = s.exp_avg_sq.to(p.device(), /*non_blocking=*/true);
+  at::Tensor m, v;
+  if (q) {
+    const at::Tensor& sm = quant_map(true, p.device());
+    const at::Tensor& um = quant_map(false, p.device());
+    m = dequantize_blockwise(s.exp_avg.to(p.device(), true), s.exp_avg_absmax.to(p.device(), true), sm, p.sizes());
+    v = dequantize_blockwise(s.exp_avg_sq.to(p.device(), true), s.exp_avg_sq_absmax.to(p.device(), true), um,
+                             p.sizes());
+  } else {
+    m = s.exp_avg.to(p.device(), /*non_blocking=*/true);
+    v = s.exp_avg_sq.to(p.device(), /*non_blocking=*/true);
+  }
   at::Tensor step = s.step.to(p.device());
   at::_foreach_add_(at::TensorList(&step, 1), 1);
   at::_fused_adamw_({p32}, {g32}, {m}, {v}, {}, {step}, o.lr, o.beta1, o.beta2, o.weight_decay, o.eps,
@@ -137,7 +164,14 @@ void Optimizer::step_adam_host_state(size_t i) {
   if (!p32.is_same(p)) p.copy_(p32);
   s.step = step;
   // Device-to-pinned copies stay ordered on the stream before the next step's reads.
-  if (!m.is_same(s.exp_avg)) {
+  if (q) {
+    BlockwiseQuantized qm = quantize_blockwise(m, quant_map(true, p.device()));
+    BlockwiseQuantized qv = quantize_blockwise(v, quant_map(false, p.device()));
+    s.exp_avg.copy_(qm.codes, pin);
+    s.exp_avg_absmax.copy_(qm.absmax, pin);
+    s.exp_avg_sq.copy_(qv.codes, pin);
+    s.exp_avg_sq_absmax.copy_(qv.absmax, pin);
+  } else if (!m.is_same(s.exp_avg)) {
     s.exp_avg.copy_(m, /*non_blocking=*/pin);
     s.exp_avg_sq.copy_(v, /*non_blocking=*/pin);
   }
@@ -265,6 +299,18 @@ PickleValue Optimizer::state_dict() const {
   for (const auto& [i, st] : state_) {
     PV entry = PV::dict();
     if (st.step.defined()) entry.set("step", st.step);
+    if (st.quantized()) {
+      // bitsandbytes' names for 8-bit state: codes, block scales and the code book.
+      const at::Device cpu(at::kCPU);
+      entry.set("state1", st.exp_avg);
+      entry.set("absmax1", st.exp_avg_absmax);
+      entry.set("qmap1", dynamic_quant_map(true, cpu));
+      entry.set("state2", st.exp_avg_sq);
+      entry.set("absmax2", st.exp_avg_sq_absmax);
+      entry.set("qmap2", dynamic_quant_map(false, cpu));
+      state.set(static_cast<int64_t>(i), std::move(entry));
+      continue;
+    }
     if (st.exp_avg.defined()) entry.set("exp_avg", st.exp_avg);
     if (st.exp_avg_sq.defined()) entry.set("exp_avg_sq", st.exp_avg_sq);
     if (st.momentum_buffer.defined()) entry.set("momentum_buffer", st.momentum_buffer);
@@ -362,20 +408,46 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
       at::Tensor step_t = step.is_tensor() ? step.to_tensor() : at::scalar_tensor(step.to_double());
       const bool on_device = path_ == Path::kFused || o.state_on_host;
       ps.step = step_t.to(on_device ? p.device() : at::Device(at::kCPU), at::kFloat, false, /*copy=*/true);
-      const char* m = entry.find("exp_avg") ? "exp_avg" : "state1";
-      const char* v = entry.find("exp_avg_sq") ? "exp_avg_sq" : "state2";
-      if (o.state_on_host) {
-        auto host = [&](const char* field) {
-          const at::Tensor& t = entry.at(field).to_tensor();
-          TT_CHECK(t.sizes() == p.sizes(), where, "optimizer state '", field, "' of ", pname, " has shape ",
-                   t.sizes(), " but the parameter has ", p.sizes());
-          return host_state_tensor(p.sizes(), p.is_cuda()).copy_(t);
+      // A moment as saved: fp32 (torch.optim, bitsandbytes 32-bit) or 8-bit codes + scales.
+      auto moment = [&](const char* torch_name, const char* bnb_name, const char* absmax_name,
+                        bool is_signed) -> std::pair<at::Tensor, at::Tensor> {
+        const PV* t = entry.find(torch_name) ? entry.find(torch_name) : entry.find(bnb_name);
+        TT_CHECK(t != nullptr, where, "optimizer state of ", pname, " has neither '", torch_name, "' nor '",
+                 bnb_name, "'");
+        const PV* a = entry.find(absmax_name);
+        if (a == nullptr) {
+          const at::Tensor& f = t->to_tensor();
+          TT_CHECK(f.sizes() == p.sizes(), where, "optimizer state '", torch_name, "' of ", pname, " has shape ",
+                   f.sizes(), " but the parameter has ", p.sizes());
+          return {f, at::Tensor()};
+        }
+        const at::Tensor& codes = t->to_tensor();
+        TT_CHECK(codes.scalar_type() == at::kByte && codes.numel() == p.numel(), where, "8-bit optimizer state '",
+                 bnb_name, "' of ", pname, " must hold one uint8 code per parameter element");
+        return {codes, a->to_tensor()};
+      };
+      auto [m_t, m_absmax] = moment("exp_avg", "state1", "absmax1", true);
+      auto [v_t, v_absmax] = moment("exp_avg_sq", "state2", "absmax2", false);
+      const at::Device cpu(at::kCPU);
+      auto to_fp32 = [&](const at::Tensor& t, const at::Tensor& absmax, bool is_signed) {
+        return absmax.defined() ? dequantize_blockwise(t, absmax, dynamic_quant_map(is_signed, cpu), p.sizes()) : t;
+      };
+      if (quantize_state(p)) {
+        auto put = [&](const at::Tensor& t, const at::Tensor& absmax, bool is_signed, at::Tensor& codes_out,
+                       at::Tensor& absmax_out) {
+          BlockwiseQuantized qz = absmax.defined() ? BlockwiseQuantized{t.reshape(-1), absmax}
+                                                   : quantize_blockwise(t, dynamic_quant_map(is_signed, cpu));
+          codes_out = host_state_tensor({p.numel()}, p.is_cuda(), at::kByte).copy_(qz.codes);
+          absmax_out = host_state_tensor({qz.absmax.numel()}, p.is_cuda()).copy_(qz.absmax);
         };
-        ps.exp_avg = host(m);
-        ps.exp_avg_sq = host(v);
+        put(m_t, m_absmax, true, ps.exp_avg, ps.exp_avg_absmax);
+        put(v_t, v_absmax, false, ps.exp_avg_sq, ps.exp_avg_sq_absmax);
+      } else if (o.state_on_host) {
+        ps.exp_avg = host_state_tensor(p.sizes(), p.is_cuda()).copy_(to_fp32(m_t, m_absmax, true));
+        ps.exp_avg_sq = host_state_tensor(p.sizes(), p.is_cuda()).copy_(to_fp32(v_t, v_absmax, false));
       } else {
-        ps.exp_avg = like_param(m);
-        ps.exp_avg_sq = like_param(v);
+        ps.exp_avg = to_fp32(m_t, m_absmax, true).to(p.device(), p.scalar_type(), false, /*copy=*/true);
+        ps.exp_avg_sq = to_fp32(v_t, v_absmax, false).to(p.device(), p.scalar_type(), false, /*copy=*/true);
       }
     }
     state[pos->second] = std::move(ps);
@@ -426,37 +498,46 @@ void register_optimizers() {
           return std::make_shared<Optimizer>(std::move(params), o);
         });
   }
-  register_component<OptimizerPtr, StateDict>(
-      ComponentSpec{"bitsandbytes.optim.PagedAdamW", "optimizer",
-                    "AdamW with fp32 moments in pinned host memory, streamed per parameter "
-                    "(bitsandbytes' 32-bit paged AdamW maths)",
-                    {"params"},
-                    {arg("lr", ArgType::kFloat, "0.001", ""), arg("betas", ArgType::kNumberList, "[0.9, 0.999]", ""),
-                     arg("eps", ArgType::kFloat, "1e-08", ""), arg("weight_decay", ArgType::kFloat, "0.01", ""),
-                     arg("amsgrad", ArgType::kBool, "False", "only False is supported"),
-                     arg("optim_bits", ArgType::kInt, "32", "only 32 (PagedAdamW8bit is the 8-bit one)"),
-                     arg("min_8bit_size", ArgType::kInt, "4096", "8-bit only; no effect"),
-                     arg("percentile_clipping", ArgType::kInt, "100", "only 100 (off) is supported"),
-                     arg("block_wise", ArgType::kBool, "True", "8-bit only; no effect")}},
-      [](const Kwargs& kw, StateDict params) {
-        TT_CHECK(!kw.get_bool("amsgrad"), kw.where("amsgrad"), "amsgrad=True is not supported; remove it");
-        TT_CHECK(kw.get_int("optim_bits") == 32, kw.where("optim_bits"),
-                 "only 32-bit state is supported by bitsandbytes.optim.PagedAdamW here; remove optim_bits");
-        TT_CHECK(kw.get_int("percentile_clipping") == 100, kw.where("percentile_clipping"),
-                 "percentile clipping is not supported; use clip_grad_norm instead");
-        std::vector<double> betas = kw.get_number_list("betas");
-        TT_CHECK(betas.size() == 2, kw.where("betas"), "betas needs two values, e.g. [0.9, 0.999]");
-        OptimizerOptions o;
-        o.kind = OptimizerKind::kAdamW;
-        o.name = "bitsandbytes.optim.PagedAdamW";
-        o.lr = kw.get_double("lr");
-        o.beta1 = betas[0];
-        o.beta2 = betas[1];
-        o.eps = kw.get_double("eps");
-        o.weight_decay = kw.get_double("weight_decay");
-        o.state_on_host = true;
-        return std::make_shared<Optimizer>(std::move(params), o);
-      });
+  // bitsandbytes' paged AdamW, 32-bit and 8-bit block-wise state.
+  for (int bits : {32, 8}) {
+    const std::string name = bits == 32 ? "bitsandbytes.optim.PagedAdamW" : "bitsandbytes.optim.PagedAdamW8bit";
+    register_component<OptimizerPtr, StateDict>(
+        ComponentSpec{name, "optimizer",
+                      bits == 32 ? "AdamW with fp32 moments in page-locked host memory, streamed per parameter"
+                                 : "AdamW with 8-bit block-wise moments in page-locked host memory, streamed "
+                                   "per parameter",
+                      {"params"},
+                      {arg("lr", ArgType::kFloat, "0.001", ""), arg("betas", ArgType::kNumberList, "[0.9, 0.999]", ""),
+                       arg("eps", ArgType::kFloat, "1e-08", ""), arg("weight_decay", ArgType::kFloat, "0.01", ""),
+                       arg("amsgrad", ArgType::kBool, "False", "only False is supported"),
+                       arg("optim_bits", ArgType::kInt, std::to_string(bits), "state bits"),
+                       arg("min_8bit_size", ArgType::kInt, "4096", "smaller parameters keep fp32 state"),
+                       arg("percentile_clipping", ArgType::kInt, "100", "only 100 (off) is supported"),
+                       arg("block_wise", ArgType::kBool, "True", "only True is supported")}},
+        [name, bits](const Kwargs& kw, StateDict params) {
+          TT_CHECK(!kw.get_bool("amsgrad"), kw.where("amsgrad"), "amsgrad=True is not supported; remove it");
+          TT_CHECK(kw.get_int("optim_bits") == bits, kw.where("optim_bits"), name, " keeps ", bits,
+                   "-bit state; use ", bits == 32 ? "PagedAdamW8bit" : "PagedAdamW",
+                   " for the other width, and remove optim_bits");
+          TT_CHECK(kw.get_int("percentile_clipping") == 100, kw.where("percentile_clipping"),
+                   "percentile clipping is not supported; use clip_grad_norm instead");
+          TT_CHECK(kw.get_bool("block_wise"), kw.where("block_wise"), "only block-wise quantization is supported");
+          std::vector<double> betas = kw.get_number_list("betas");
+          TT_CHECK(betas.size() == 2, kw.where("betas"), "betas needs two values, e.g. [0.9, 0.999]");
+          OptimizerOptions o;
+          o.kind = OptimizerKind::kAdamW;
+          o.name = name;
+          o.lr = kw.get_double("lr");
+          o.beta1 = betas[0];
+          o.beta2 = betas[1];
+          o.eps = kw.get_double("eps");
+          o.weight_decay = kw.get_double("weight_decay");
+          o.state_on_host = true;
+          o.state_bits = bits;
+          o.min_8bit_size = kw.get_int("min_8bit_size");
+          return std::make_shared<Optimizer>(std::move(params), o);
+        });
+  }
   register_component<OptimizerPtr, StateDict>(
       ComponentSpec{"torch.optim.SGD", "optimizer", "torch.optim's SGD", {"params"},
                     common_tail({arg("lr", ArgType::kFloat, "0.001", ""),

@@ -42,12 +42,19 @@ struct OptimizerOptions {
   // accelerator never holds the optimizer state. The update is computed in fp32 and written
   // back in the parameter's dtype.
   bool state_on_host = false;
+  // bitsandbytes' PagedAdamW8bit: host-resident moments stored 8-bit block-wise
+  // (training/blockwise_quant.h) for parameters of at least min_8bit_size elements.
+  int state_bits = 32;
+  int64_t min_8bit_size = 4096;
   std::string name;  // the component name, for messages
 };
 
 struct ParamState {
   at::Tensor step;  // fp32 scalar; on the parameter's device for fused
   at::Tensor exp_avg, exp_avg_sq, momentum_buffer;
+  // 8-bit state: exp_avg / exp_avg_sq hold uint8 codes [numel], these the per-block scales.
+  at::Tensor exp_avg_absmax, exp_avg_sq_absmax;
+  bool quantized() const { return exp_avg_absmax.defined(); }
 };
 
 class Optimizer {
@@ -89,8 +96,14 @@ class Optimizer {
   void step_adam_host_state(size_t i);
   void step_sgd(const std::vector<size_t>& idx);
 
+  bool quantize_state(const at::Tensor& p) const {
+    return options_.state_on_host && options_.state_bits == 8 && p.numel() >= options_.min_8bit_size;
+  }
+  const at::Tensor& quant_map(bool is_signed, const at::Device& device);
+
   StateDict params_;
   OptimizerOptions options_;
+  std::map<std::string, at::Tensor> quant_maps_;
   std::map<size_t, ParamState> state_;
   Path path_;
 };

@@ -1,0 +1,104 @@
+// 8-bit block-wise optimizer state (training/blockwise_quant.h) and PagedAdamW8bit:
+//   - the dynamic maps: 256 sorted distinct codes in [-1, 1] (signed) / [0, 1) (unsigned),
+//     zero exact, seven decades of relative precision;
+//   - quantize -> dequantize error per element within half a code step of its decade, times
+//     the block's absmax; zeros stay zero; blocks are independent (an outlier costs only its
+//     own block);
+//   - PagedAdamW8bit follows fp32 AdamW closely, and its state_dict (bitsandbytes' state1 /
+//     absmax1 / qmap1 names) restores an optimizer that continues bit for bit.
+#include <gtest/gtest.h>
+
+#include "torchtune_cpp/training/blockwise_quant.h"
+#include "torchtune_cpp/training/optimizer.h"
+
+namespace tt {
+namespace {
+
+TEST(BlockwiseQuant, DynamicMaps) {
+  for (bool is_signed : {true, false}) {
+    at::Tensor m = dynamic_quant_map(is_signed);
+    ASSERT_EQ(m.numel(), 256);
+    EXPECT_TRUE(at::equal(m, std::get<0>(m.sort())));
+    EXPECT_EQ(std::get<0>(at::_unique(m)).numel(), 256);
+    EXPECT_EQ((m == 0).sum().item<int64_t>(), 1);
+    EXPECT_LE(m.max().item<float>(), 1.0f);
+    EXPECT_EQ(m.min().item<float>() < 0, is_signed);
+    // The smallest non-zero magnitude is in the seventh decade below 1.
+    at::Tensor mags = m.abs();
+    EXPECT_LT(mags.masked_select(mags > 0).min().item<float>(), 1e-6f * (is_signed ? 1.0f : 0.1f) * 1.1f);
+  }
+}
+
+TEST(BlockwiseQuant, RoundTripErrorIsBoundedPerBlock) {
+  at::manual_seed(0);
+  at::Tensor x = at::randn({3, 5000}) * at::logspace(-6, 0, 5000).unsqueeze(0);  // many scales
+  x.index_put_({1, 17}, 1000.0);  // an outlier in one block of row 1
+  for (bool is_signed : {true, false}) {
+    at::Tensor in = is_signed ? x : x.abs();
+    at::Tensor map = dynamic_quant_map(is_signed);
+    BlockwiseQuantized q = quantize_blockwise(in, map);
+    ASSERT_EQ(q.codes.scalar_type(), at::kByte);
+    ASSERT_EQ(q.codes.numel(), in.numel());
+    ASSERT_EQ(q.absmax.numel(), (in.numel() + kQuantBlock - 1) / kQuantBlock);
+    at::Tensor back = dequantize_blockwise(q.codes, q.absmax, map, in.sizes());
+    // Per element: at most half the coarsest code step (0.9/64/2 signed, 0.9/128/2 unsigned)
+    // of the block's absmax, and relative precision kept for values down to 1% of it (a
+    // linear 8-bit code would have none below 1/127).
+    at::Tensor flat = in.reshape(-1), err = (back.reshape(-1) - flat).abs();
+    at::Tensor scale = q.absmax.repeat_interleave(kQuantBlock).slice(0, 0, flat.numel());
+    EXPECT_LE((err / scale).max().item<double>(), is_signed ? 0.00704 : 0.00352);
+    at::Tensor mid = flat.abs() >= scale * 0.01;
+    EXPECT_LE((err / flat.abs()).masked_select(mid).max().item<double>(), 0.15);
+    // Blocks without the outlier keep their own precision.
+    EXPECT_LE(err.slice(0, 0, kQuantBlock).max().item<double>(), 0.00704 * q.absmax[0].item<double>());
+    EXPECT_LT(q.absmax[0].item<double>(), 10.0);  // row 0's blocks never saw the outlier
+    BlockwiseQuantized z = quantize_blockwise(at::zeros({5000}), map);
+    EXPECT_TRUE(at::equal(dequantize_blockwise(z.codes, z.absmax, map, {5000}), at::zeros({5000})));
+  }
+}
+
+TEST(BlockwiseQuant, PagedAdamW8bitTracksAdamWAndResumesExactly) {
+  at::manual_seed(1);
+  auto make = [](at::Tensor init) { return StateDict{{"w", init.clone().requires_grad_(true)}}; };
+  at::Tensor w0 = at::randn({64, 128}) * 0.1;
+  OptimizerOptions eight;
+  eight.state_on_host = true;
+  eight.state_bits = 8;
+  eight.lr = 1e-2;
+  OptimizerOptions fp32 = eight;
+  fp32.state_bits = 32;
+  Optimizer a(make(w0), eight), b(make(w0), fp32);
+  std::vector<at::Tensor> grads;
+  for (int s = 0; s < 20; ++s) grads.push_back(at::randn({64, 128}));
+  for (int s = 0; s < 10; ++s) {
+    for (Optimizer* o : {&a, &b}) o->params()[0].second.mutable_grad() = grads[s].clone();
+    a.step();
+    b.step();
+  }
+  at::Tensor wa = a.params()[0].second.detach(), wb = b.params()[0].second.detach();
+  const double moved = (wb - w0).abs().mean().item<double>();
+  EXPECT_LT((wa - wb).abs().mean().item<double>(), 0.02 * moved);
+  ASSERT_TRUE(a.state().at(0).quantized());
+
+  // Restored from its state dict, the 8-bit optimizer continues exactly as the original.
+  PickleValue sd = a.state_dict();
+  ASSERT_TRUE(sd.at("state").at(int64_t{0}).find("absmax1") != nullptr);
+  Optimizer c(make(wa), eight);
+  c.load_state_dict(sd, "t");
+  for (int s = 10; s < 20; ++s) {
+    for (Optimizer* o : {&a, &c}) o->params()[0].second.mutable_grad() = grads[s].clone();
+    a.step();
+    c.step();
+  }
+  EXPECT_TRUE(at::equal(a.params()[0].second, c.params()[0].second));
+  // And into a plain AdamW, dequantized.
+  OptimizerOptions plain;
+  plain.lr = 1e-2;
+  Optimizer d(make(wa), plain);
+  d.load_state_dict(sd, "t");
+  EXPECT_EQ(d.state().at(0).exp_avg.scalar_type(), at::kFloat);
+  EXPECT_FALSE(d.state().at(0).quantized());
+}
+
+}  // namespace
+}  // namespace tt
