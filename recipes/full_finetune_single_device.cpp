@@ -32,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <future>
 #include <iostream>
 #include <random>
 
@@ -52,6 +53,7 @@
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 #include "torchtune_cpp/checkpointing/optimizer_state.h"
 #include "torchtune_cpp/data/collate.h"
+#include "torchtune_cpp/data/concat.h"
 #include "torchtune_cpp/data/sampler.h"
 #include "torchtune_cpp/data/sft.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
@@ -158,6 +160,9 @@ class FullFinetuneRecipeSingleDevice {
 
   void setup() {
     at::manual_seed(static_cast<uint64_t>(state_.seed));
+    // Data first: a bad dataset stops the run before anything is written to output_dir.
+    tokenizer_ = instantiate<tt::llama2::TokenizerPtr>(cfg_, "tokenizer", Node::map());
+    dataset_ = setup_data();
     logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
     logger_->log_config(cfg_);
     checkpointer_ = instantiate<tt::CheckpointerPtr>(
@@ -165,7 +170,6 @@ class FullFinetuneRecipeSingleDevice {
     tt::CheckpointDict ckpt = checkpointer_->load_checkpoint();
     if (resume_) update_recipe_state(*ckpt.recipe_state);
     setup_model(std::move(ckpt.model));
-    tokenizer_ = instantiate<tt::llama2::TokenizerPtr>(cfg_, "tokenizer", Node::map());
     optimizer_ = instantiate<tt::OptimizerPtr, tt::StateDict>(cfg_, "optimizer", Node::map(),
                                                               tt::named_parameters(*model_));
     if (resume_) {
@@ -178,8 +182,6 @@ class FullFinetuneRecipeSingleDevice {
     }
     if (optimizer_in_bwd_) in_backward_ = std::make_unique<tt::OptimizerInBackward>(optimizer_);
     loss_ = instantiate<tt::LossSpec>(cfg_, "loss", Node::map());
-    dataset_ = instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, "dataset", Node::map(),
-                                                                           tokenizer_);
     const int64_t batches = static_cast<int64_t>(dataset_->size()) / batch_size_;
     steps_per_epoch_ = batches / grad_accum_;
     if (state_.max_steps_per_epoch && *state_.max_steps_per_epoch < steps_per_epoch_)
@@ -217,15 +219,24 @@ class FullFinetuneRecipeSingleDevice {
       auto order = tt::data::distributed_sampler_indices(
           dataset_->size(), epoch, {1, 0, cfg_.get_bool("shuffle"), 0, false});
       auto batches = tt::data::batch_indices(order, batch_size_);
+      auto in_epoch = [&](size_t idx) {
+        return idx < batches.size() &&
+               !(state_.max_steps_per_epoch && static_cast<int64_t>(idx) / grad_accum_ == *state_.max_steps_per_epoch);
+      };
+      // The next micro-batch is read, tokenized and collated on a worker thread while the
+      // current one trains.
+      std::future<Batch> next;
+      auto prefetch = [&](size_t idx) {
+        if (in_epoch(idx))
+          next = std::async(std::launch::async, [this, ids = batches[idx]] { return prepare_batch(ids); });
+      };
       // A resumed run starts where the checkpoint was taken, without touching earlier samples.
-      for (size_t idx = static_cast<size_t>(state_.batches_in_epoch); idx < batches.size(); ++idx) {
-        if (state_.max_steps_per_epoch &&
-            static_cast<int64_t>(idx) / grad_accum_ == *state_.max_steps_per_epoch)
-          break;
+      prefetch(static_cast<size_t>(state_.batches_in_epoch));
+      for (size_t idx = static_cast<size_t>(state_.batches_in_epoch); in_epoch(idx); ++idx) {
         auto data_start = std::chrono::steady_clock::now();
-        std::vector<tt::data::Sample> samples;
-        for (int64_t i : batches[idx]) samples.push_back(dataset_->get(i));
-        auto [tokens, labels, input_pos, mask] = collate(samples);
+        Batch cpu_batch = next.get();
+        prefetch(idx + 1);
+        auto [tokens, labels, input_pos, mask] = to_device(std::move(cpu_batch));
         data_wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
         seq_len_ = tokens.size(1);
         // Tokens counted on the unshifted labels, as torchtune counts them.
@@ -302,6 +313,18 @@ class FullFinetuneRecipeSingleDevice {
   }
 
  private:
+  // `dataset:` is one dataset or, as in torchtune, a list of them read one after another.
+  tt::data::DatasetPtr setup_data() {
+    const Node* node = cfg_.find("dataset");
+    if (node == nullptr || !node->is_list())
+      return instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, "dataset", Node::map(), tokenizer_);
+    std::vector<tt::data::DatasetPtr> parts;
+    for (size_t i = 0; i < node->items.size(); ++i)
+      parts.push_back(instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, tt::str("dataset.", i),
+                                                                                  Node::map(), tokenizer_));
+    return std::make_shared<tt::data::ConcatDataset>(std::move(parts), cfg_.where("dataset"));
+  }
+
   void setup_model(tt::StateDict&& checkpoint) {
     model_ = instantiate<tt::llama2::ModelPtr>(cfg_, "model", Node::map());
     // Strict (torchtune's load_state_dict); checkpoint tensors are released as they are copied.
@@ -314,13 +337,21 @@ class FullFinetuneRecipeSingleDevice {
     at::Tensor tokens, labels;
     std::optional<at::Tensor> input_pos, mask;
   };
-  Batch collate(const std::vector<tt::data::Sample>& samples) const {
+  // The samples of one micro-batch, read (tokenized lazily) and collated on the CPU.
+  Batch prepare_batch(const std::vector<int64_t>& indices) const {
+    std::vector<tt::data::Sample> samples;
+    for (int64_t i : indices) samples.push_back(dataset_->get(i));
     if (dataset_->packed()) {
       tt::data::PackedBatch b = tt::data::padded_collate_packed(samples);
-      return {b.tokens.to(device_), b.labels.to(device_), b.input_pos.to(device_), b.mask.to(device_)};
+      return {b.tokens, b.labels, b.input_pos, b.mask};
     }
     tt::data::SftBatch b = tt::data::padded_collate_sft(samples, tokenizer_->pad_id(), tt::kIgnoreIndex);
-    return {b.tokens.to(device_), b.labels.to(device_), std::nullopt, std::nullopt};
+    return {b.tokens, b.labels, std::nullopt, std::nullopt};
+  }
+
+  Batch to_device(Batch b) const {
+    auto move = [&](const std::optional<at::Tensor>& t) { return t ? std::optional(t->to(device_)) : std::nullopt; };
+    return {b.tokens.to(device_), b.labels.to(device_), move(b.input_pos), move(b.mask)};
   }
 
   // Mean loss over the batch's kept next-token labels, as configured.

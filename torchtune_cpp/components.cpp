@@ -6,7 +6,7 @@
 
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 #include "torchtune_cpp/config/registry.h"
-#include "torchtune_cpp/data/alpaca.h"
+#include "torchtune_cpp/data/builders.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/models/llama2/tokenizer.h"
 #include "torchtune_cpp/modules/loss.h"

@@ -3,6 +3,8 @@
 // packing and building datasets from a config (exact values against torchtune are in
 // tests/golden/data_golden_test.cpp).
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/config/yaml_io.h"
 #include "torchtune_cpp/data/alpaca.h"
+#include "torchtune_cpp/data/builders.h"
 #include "torchtune_cpp/data/collate.h"
 #include "torchtune_cpp/data/json_records.h"
 #include "torchtune_cpp/data/packed.h"
@@ -189,10 +192,15 @@ TEST(Sft, AlpacaDatasetIsLazyAndBoundsChecked) {
   EXPECT_FALSE(ds->packed());
   EXPECT_EQ(ds->get(3).tokens.front(), 1);
   testing::expect_error([&] { ds->get(64); }, {"out of range"});
+  // A hub name is looked up in the local hub cache only (here an empty one).
+  ::setenv("HF_HUB_CACHE", "/nonexistent/hf_hub_cache", 1);
   o.source = "tatsu-lab/alpaca";
+  o.data_files.clear();
   testing::expect_error([&] { alpaca_dataset(tok, o, "dataset"); },
-                        {"dataset.source", "tatsu-lab/alpaca", "source: json", "data_files"});
+                        {"dataset.source", "tatsu-lab/alpaca", "not in the local Hugging Face hub cache",
+                         "source: json", "data_files"});
   o.source = "json";
+  o.data_files = {kAlpaca};
   o.split = "validation";
   testing::expect_error([&] { alpaca_dataset(tok, o); }, {"dataset.split", "validation"});
   o.split = "train[:10%]";
@@ -381,6 +389,7 @@ TEST_F(DatasetConfig, BuildsFromATorchtuneConfig) {
 }
 
 TEST_F(DatasetConfig, ErrorsNameTheKeyOrTheDataLine) {
+  ::setenv("HF_HUB_CACHE", "/nonexistent/hf_hub_cache", 1);
   testing::expect_error([] { build("  _component_: torchtune.datasets.alpaca_dataset\n"); },
                         {"dataset", "tatsu-lab/alpaca", "source: json"});
   testing::expect_error(

@@ -2,6 +2,7 @@
 #include "torchtune_cpp/data/alpaca.h"
 
 #include "torchtune_cpp/config/registry.h"
+#include "torchtune_cpp/data/local_files.h"
 #include "torchtune_cpp/data/packed.h"
 #include "torchtune_cpp/data/split.h"
 #include "torchtune_cpp/utils/check.h"
@@ -53,12 +54,6 @@ std::vector<Message> alpaca_to_messages(const JsonRecord& record, bool train_on_
 DatasetPtr alpaca_dataset(llama2::TokenizerPtr tokenizer, const AlpacaOptions& options,
                           const std::string& where) {
   TT_CHECK(tokenizer != nullptr, where, "a tokenizer is required");
-  TT_CHECK(options.source == "json", where + ".source", "source '", options.source,
-           "' is not supported: torchtune_cpp does not download Hugging Face datasets. Save the "
-           "data locally and set source: json with data_files: <path to a .json array or .jsonl "
-           "file>");
-  TT_CHECK(!options.data_files.empty(), where + ".data_files",
-           "source: json needs data_files: a path (or list of paths) to .json / .jsonl files");
   if (options.packed) {
     TT_CHECK(tokenizer->max_seq_len().has_value(), where + ".packed",
              "PackedDataset requires a max_seq_len to be set on the tokenizer; set "
@@ -66,7 +61,7 @@ DatasetPtr alpaca_dataset(llama2::TokenizerPtr tokenizer, const AlpacaOptions& o
   }
   const AlpacaColumns columns = options.columns;
   const bool train_on_input = options.train_on_input;
-  std::vector<JsonRecord> all = load_json_files(options.data_files);
+  std::vector<JsonRecord> all = load_dataset_records(options.source, options.data_files, where);
   std::vector<JsonRecord> records;
   for (int64_t i : split_indices(options.split, static_cast<int64_t>(all.size()), where + ".split"))
     records.push_back(all[static_cast<size_t>(i)]);
@@ -150,7 +145,7 @@ void register_alpaca(const std::string& name, const std::string& default_source,
 
 }  // namespace
 
-void register_datasets() {
+void register_alpaca_datasets() {
   register_alpaca("torchtune.datasets.alpaca_dataset", "tatsu-lab/alpaca",
                   "Alpaca instruction data (instruction, input, output) from local JSON files");
   register_alpaca("torchtune.datasets.alpaca_cleaned_dataset", "yahma/alpaca-cleaned",

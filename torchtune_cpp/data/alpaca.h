@@ -1,6 +1,6 @@
 // torchtune's Alpaca datasets: AlpacaToMessages (data/_messages.py) and the builders
 // `torchtune.datasets.alpaca_dataset` / `alpaca_cleaned_dataset` (datasets/_alpaca.py),
-// reading local files only (`source: json` with `data_files`).
+// reading local files or a cached hub dataset (data/local_files.h).
 #pragma once
 
 #include <string>
@@ -43,7 +43,7 @@ DatasetPtr alpaca_dataset(llama2::TokenizerPtr tokenizer, const AlpacaOptions& o
                           const std::string& where = "dataset");
 
 // Registers torchtune.datasets.alpaca_dataset and alpaca_cleaned_dataset, which build a
-// DatasetPtr from the recipe's tokenizer (positional).
-void register_datasets();
+// DatasetPtr from the recipe's tokenizer (positional); data/builders.h registers them all.
+void register_alpaca_datasets();
 
 }  // namespace tt::data

@@ -1,5 +1,5 @@
 // PackedDataset: the same buffer/boundary logic and padding as torchtune's _pack,
-// _split_and_add_pack and _pad_pack (split_across_pack=False).
+// _split_and_add_pack and _pad_pack.
 #include "torchtune_cpp/data/packed.h"
 
 #include <algorithm>
@@ -23,7 +23,7 @@ std::vector<int64_t> slice(const std::vector<int64_t>& v, size_t from, size_t to
 }  // namespace
 
 PackedDataset::PackedDataset(const Dataset& ds, int64_t max_seq_len,
-                             std::optional<int64_t> max_packs, int64_t padding_idx)
+                             std::optional<int64_t> max_packs, int64_t padding_idx, bool split_across_pack)
     : max_seq_len_(max_seq_len), padding_idx_(padding_idx) {
   TT_CHECK(max_seq_len > 0, "tokenizer.max_seq_len", "must be positive to pack, got ", max_seq_len);
   auto full = [&] { return max_packs && static_cast<int64_t>(packs_.size()) == *max_packs; };
@@ -32,23 +32,31 @@ PackedDataset::PackedDataset(const Dataset& ds, int64_t max_seq_len,
   for (int64_t i = 0; i < ds.size(); ++i) {
     Sample s = ds.get(i);
     const auto len = static_cast<int64_t>(s.tokens.size());
-    TT_CHECK(len <= max_seq_len, str("dataset sample ", i), "sample is too long (", len, " > ",
-             max_seq_len, "); increase tokenizer.max_seq_len (which also truncates samples)");
+    TT_CHECK(len <= max_seq_len || split_across_pack, str("dataset sample ", i), "Dataset sample is too long (",
+             len, " > ", max_seq_len, "). Please set `split_across_pack=True` or increase `max_seq_len`.");
     append(current.tokens, s.tokens);
     append(current.labels, s.labels);
     for (int64_t j = 0; j < len; ++j) current.input_pos.push_back(j % max_seq_len);
     current.seq_lens.push_back(len);
     while (static_cast<int64_t>(current.tokens.size()) > max_seq_len && !full()) {
-      // Everything before the last sample becomes a pack; the last sample starts the next.
-      const size_t cut = previous_boundary;
+      // Split: the pack ends at max_seq_len, the cut sample counting only its part in it.
+      // Otherwise everything before the last sample becomes a pack and that sample starts
+      // the next.
+      const size_t cut = split_across_pack ? static_cast<size_t>(max_seq_len) : previous_boundary;
       const size_t end = current.tokens.size();
+      std::vector<int64_t> lens = slice(current.seq_lens, 0, current.seq_lens.size() - 1);
+      if (split_across_pack) {
+        int64_t used = 0;
+        for (int64_t l : lens) used += l;
+        if (max_seq_len - used > 0) lens.push_back(max_seq_len - used);
+      }
       add_pack(Sample{slice(current.tokens, 0, cut), slice(current.labels, 0, cut),
-                      slice(current.input_pos, 0, cut),
-                      slice(current.seq_lens, 0, current.seq_lens.size() - 1)});
+                      slice(current.input_pos, 0, cut), std::move(lens)});
+      const int64_t next_len = split_across_pack ? static_cast<int64_t>(end - cut) : current.seq_lens.back();
       Sample next{slice(current.tokens, cut, end),
                   slice(current.labels, cut, end),
                   slice(current.input_pos, cut, end),
-                  {current.seq_lens.back()}};
+                  {next_len}};
       current = std::move(next);
     }
     previous_boundary = current.tokens.size();

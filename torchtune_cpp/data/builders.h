@@ -1,0 +1,20 @@
+// The dataset builders under torchtune's names, each building a DatasetPtr from the recipe's
+// tokenizer (positional) and the config's keywords:
+//   torchtune.datasets.alpaca_dataset, alpaca_cleaned_dataset   (alpaca.h)
+//   torchtune.datasets.instruct_dataset                         InputOutputToMessages
+//   torchtune.datasets.chat_dataset                             ShareGPT / OpenAI conversations
+//   torchtune.datasets.text_completion_dataset                  TextCompletionDataset
+// Common keywords as torchtune's: source (json, csv, text or a cached hub name), data_files,
+// split, packed (PackedDataset to tokenizer.max_seq_len), filter_fn (refused: filter the file).
+// Records are loaded and every one is checked when the dataset is built, so bad data stops a
+// run before anything is written; tokenization is lazy, per sample.
+#pragma once
+
+#include "torchtune_cpp/data/sft.h"
+
+namespace tt::data {
+
+// Registers every builder above.
+void register_datasets();
+
+}  // namespace tt::data
