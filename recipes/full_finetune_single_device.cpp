@@ -23,7 +23,8 @@
 //     fp32 optimizer state in pinned host memory; enable_activation_offloading sends each
 //     checkpointed layer's input to host memory (CUDA, with activation checkpointing)
 //   - beyond torchtune's log keys: mfu (CUDA) and data_wait_s; a progress bar on terminals
-// compile is accepted and has no effect.
+// compile is accepted and has no effect; the profiler writes Chrome traces on torchtune's
+// schedule.
 //
 //   tune run full_finetune_single_device --config llama2/tiny_full [key=value ...]
 #include <ATen/ATen.h>
@@ -201,7 +202,8 @@ class FullFinetuneRecipeSingleDevice {
                        {"last_epoch", std::to_string(state_.global_step - 1)}}),
           optimizer_);
     }
-    if (cfg_.has("profiler")) instantiate<tt::ProfilerPtr>(cfg_, "profiler", Node::map());
+    profiler_ = cfg_.has("profiler") ? instantiate<tt::ProfilerPtr>(cfg_, "profiler", Node::map())
+                                     : std::make_shared<tt::Profiler>(tt::ProfilerOptions{});
     std::cout << "Model has " << tt::num_parameters(*model_) << " parameters; " << dataset_->size()
               << " samples, " << steps_per_epoch_ << " optimizer steps per epoch\n";
   }
@@ -251,7 +253,11 @@ class FullFinetuneRecipeSingleDevice {
         // applied there (accumulation is refused, so the window is this micro-batch).
         if (in_backward_) in_backward_->set_grad_scale(1.0 / static_cast<double>(num_tokens));
         current.backward();
-        if ((static_cast<int64_t>(idx) + 1) % grad_accum_ != 0) continue;
+        // The profiler steps after every micro-batch, as in torchtune's single-device recipe.
+        if ((static_cast<int64_t>(idx) + 1) % grad_accum_ != 0) {
+          profiler_->step();
+          continue;
+        }
 
         std::optional<double> grad_norm;
         if (!in_backward_) {
@@ -286,6 +292,7 @@ class FullFinetuneRecipeSingleDevice {
         data_wait = 0.0;
         running_loss.zero_();
         num_tokens = 0;
+        profiler_->step();
         state_.batches_in_epoch = static_cast<int64_t>(idx) + 1;
         const bool epoch_done = (static_cast<int64_t>(idx) + 1) / grad_accum_ == steps_per_epoch_;
         if (g_stop_signal.load() != 0) {
@@ -308,6 +315,7 @@ class FullFinetuneRecipeSingleDevice {
   }
 
   void cleanup() {
+    profiler_->stop();
     checkpointer_->wait_post_save();
     logger_->close();
   }
@@ -498,6 +506,7 @@ class FullFinetuneRecipeSingleDevice {
   tt::llama2::TokenizerPtr tokenizer_;
   tt::OptimizerPtr optimizer_;
   tt::LRSchedulerPtr scheduler_;
+  tt::ProfilerPtr profiler_;
   tt::LossSpec loss_;
   tt::data::DatasetPtr dataset_;
 };

@@ -322,3 +322,41 @@ TEST(RecipeCheckpoints, ConfigAndCheckpointDisagreeingBehaveAsTorchtune) {
 
 }  // namespace
 }  // namespace tt
+
+namespace tt {
+namespace {
+
+TEST(RecipeData, BadDataStopsTheRunBeforeAnythingIsWrittenAndListsOfDatasetsTrain) {
+  fs::path run = fresh("tt_bad_data");
+  Result r = tune_run(kConfig, run,
+                      "dataset._component_=torchtune.datasets.chat_dataset dataset.conversation_style=sharegpt "
+                      "dataset.conversation_column=conversations '~dataset.packed' "
+                      "dataset.data_files=tests/assets/data/bad/chat_unknown_role.json");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("chat_unknown_role.json:"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(run)) << "nothing may be written to output_dir";
+
+  // `dataset:` as a list (torchtune's ConcatDataset): an instruct and a chat dataset.
+  const fs::path config = fs::temp_directory_path() / "tt_dataset_list.yaml";
+  std::string text = read_file(fs::path(TT_SOURCE_DIR) / kConfig);
+  const size_t at = text.find("dataset:");
+  const size_t end = text.find("\nseed:", at);
+  text = text.substr(0, at) +
+         "dataset:\n"
+         "- _component_: torchtune.datasets.instruct_dataset\n  source: csv\n"
+         "  data_files: tests/assets/data/instruct_qa.csv\n  column_map: {input: question, output: answer}\n"
+         "- _component_: torchtune.datasets.chat_dataset\n  source: json\n"
+         "  data_files: tests/assets/data/chat_openai.jsonl\n  conversation_column: messages\n"
+         "  conversation_style: openai\n" +
+         text.substr(end);
+  std::ofstream(config) << text;
+  fs::path list_run = fresh("tt_dataset_list_run");
+  Result l = tune_run(config.string(), list_run, "batch_size=2");
+  ASSERT_EQ(l.status, 0) << l.out;
+  EXPECT_NE(l.out.find("18 samples"), std::string::npos) << l.out;  // 10 + 8
+  EXPECT_EQ(read_disk_logs(list_run / "logs").size(), 6u);
+  fs::remove_all(list_run);
+}
+
+}  // namespace
+}  // namespace tt

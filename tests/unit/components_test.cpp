@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "tests/unit/test_util.h"
 #include "torchtune_cpp/cli/recipe_registry.h"
@@ -39,14 +40,32 @@ TEST(Components, LossesFromYaml) {
                         {"positive number of chunks"});
 }
 
-TEST(Components, ProfilerOnlyDisabled) {
+TEST(Components, ProfilerFollowsTorchtunesSchedule) {
   register_builtin_components();
   auto cfg = yaml("profiler:\n  _component_: torchtune.training.setup_torch_profiler\n  enabled: False\n"
                   "  output_dir: /tmp/p\n  cpu: True\n  wait_steps: 5\n");
-  EXPECT_FALSE(config::instantiate<ProfilerPtr>(cfg, "profiler", config::Node::map())->enabled);
-  auto on = yaml("profiler:\n  _component_: torchtune.training.setup_torch_profiler\n  enabled: True\n");
-  testing::expect_error([&] { config::instantiate<ProfilerPtr>(on, "profiler", config::Node::map()); },
-                        {"c.yaml:3:12", "profiling is not available", "profiler.enabled=False"});
+  EXPECT_FALSE(config::instantiate<ProfilerPtr>(cfg, "profiler", config::Node::map())->enabled());
+  // wait 1, warmup 1, active 2, two cycles over 9 steps: windows end at steps 4 and 8.
+  const std::string dir = (std::filesystem::temp_directory_path() / "tt_profiler_test").string();
+  std::filesystem::remove_all(dir);
+  auto on = yaml("profiler:\n  _component_: torchtune.training.setup_torch_profiler\n  enabled: True\n"
+                 "  output_dir: " + dir + "\n  wait_steps: 1\n  warmup_steps: 1\n  active_steps: 2\n  num_cycles: 2\n");
+  ProfilerPtr p = config::instantiate<ProfilerPtr>(on, "profiler", config::Node::map());
+  for (int s = 0; s < 9; ++s) {
+    at::Tensor a = at::randn({64, 64});
+    (void)at::mm(a, a);
+    p->step();
+  }
+  p->stop();
+  ASSERT_EQ(p->traces().size(), 2u);
+  EXPECT_NE(p->traces()[0].find(dir + "/iteration_4/r0-"), std::string::npos) << p->traces()[0];
+  EXPECT_NE(p->traces()[1].find(dir + "/iteration_8/r0-"), std::string::npos) << p->traces()[1];
+  // A Chrome trace holding the recorded matmuls.
+  std::ifstream in(p->traces()[0]);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"traceEvents\""), std::string::npos);
+  EXPECT_NE(text.find("aten::mm"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 // The scheduler's num_training_steps comes from the recipe: optional in a config checked on

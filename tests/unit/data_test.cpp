@@ -17,6 +17,7 @@
 #include "torchtune_cpp/config/yaml_io.h"
 #include "torchtune_cpp/data/alpaca.h"
 #include "torchtune_cpp/data/builders.h"
+#include "torchtune_cpp/data/local_files.h"
 #include "torchtune_cpp/data/collate.h"
 #include "torchtune_cpp/data/json_records.h"
 #include "torchtune_cpp/data/packed.h"
@@ -409,6 +410,57 @@ TEST_F(DatasetConfig, ErrorsNameTheKeyOrTheDataLine) {
             kAlpaca + "\n  filter_fn: foo.bar\n");
       },
       {"dataset.filter_fn", "not supported"});
+}
+
+}  // namespace
+}  // namespace tt::data
+
+namespace tt::data {
+namespace {
+
+TEST(LocalFiles, HubNamesAreReadFromTheLocalCacheOnly) {
+  namespace fs = std::filesystem;
+  const fs::path cache = fs::temp_directory_path() / "tt_hf_hub_cache_data";
+  fs::remove_all(cache);
+  const fs::path repo = cache / "datasets--local-org--tiny-alpaca";
+  fs::create_directories(repo / "snapshots/abc123/data");
+  fs::create_directories(repo / "refs");
+  std::ofstream(repo / "refs/main") << "abc123";
+  fs::copy_file(kAlpaca, repo / "snapshots/abc123/data/train.json");
+  ::setenv("HF_HUB_CACHE", cache.string().c_str(), 1);
+  auto tok = std::make_shared<llama2::Llama2Tokenizer>(kModel);
+  AlpacaOptions o;
+  o.source = "local-org/tiny-alpaca";
+  EXPECT_EQ(alpaca_dataset(tok, o)->size(), 64);
+  // Parquet only: refused with the conversion and the data_files route.
+  fs::remove(repo / "snapshots/abc123/data/train.json");
+  std::ofstream(repo / "snapshots/abc123/data/train-00000-of-00001.parquet") << "PAR1";
+  testing::expect_error([&] { alpaca_dataset(tok, o, "dataset"); },
+                        {"dataset.source", "Parquet/Arrow", "to_json('data.jsonl')", "source: json, data_files"});
+  ::setenv("HF_HUB_CACHE", "/nonexistent/hf_hub_cache", 1);
+  fs::remove_all(cache);
+}
+
+TEST(LocalFiles, CsvAndTextAsHuggingFaceReadsThem) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / "tt_local_files";
+  fs::create_directories(dir);
+  std::ofstream(dir / "a.csv") << "q,a\n\"x, \"\"quoted\"\"\nline\",NA\r\nplain,\n";
+  std::vector<JsonRecord> rows = load_csv_file((dir / "a.csv").string());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].find("q")->text, "x, \"quoted\"\nline");
+  EXPECT_EQ(rows[0].find("a")->kind, FieldValue::Kind::kNull);  // pandas' NA
+  EXPECT_EQ(rows[1].line, 4);
+  EXPECT_EQ(rows[1].find("a")->kind, FieldValue::Kind::kNull);
+  std::ofstream(dir / "b.csv") << "q,a\n\"open\n";
+  testing::expect_error([&] { load_csv_file((dir / "b.csv").string()); }, {"b.csv:2", "never closed"});
+  std::ofstream(dir / "c.txt") << "one\n\n  \r\nlast";
+  std::vector<JsonRecord> lines = load_text_file((dir / "c.txt").string());
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[1].find("text")->text, "");
+  EXPECT_EQ(lines[2].find("text")->text, "  ");
+  EXPECT_EQ(lines[3].find("text")->text, "last");
+  fs::remove_all(dir);
 }
 
 }  // namespace
