@@ -1,6 +1,8 @@
 // `tune` end to end: every subcommand run as a user runs it, checking output, files and
 // exit status; the committed broken configs each give their expected message.
 #include <gtest/gtest.h>
+
+#include "common/command.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -14,21 +16,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;  // exit status; 128+signal if killed
-  std::string out;  // stdout and stderr together
-};
+using Result = tt::testing::CommandResult;
 
+// `tune <args>` with optional environment assignments in front.
 Result run(const std::string& args, const std::string& env = "") {
-  std::string cmd = env + " " + std::string(TT_BINARY_DIR) + "/tune " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  Result r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(pipe);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
+  return tt::testing::run_command(env + " " + std::string(TT_BINARY_DIR) + "/tune " + args);
 }
 
 std::string src(const std::string& rel) { return std::string(TT_SOURCE_DIR) + "/" + rel; }

@@ -1,35 +1,21 @@
 // Helpers shared by the end-to-end recipe tests: running commands, reading DiskLogger logs.
 #pragma once
 
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <string>
 
+#include "common/command.h"
+
 namespace tt::recipe_test {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int status = -1;  // exit status, or 128 + signal
-  std::string out;  // stdout and stderr
-};
+using Result = testing::CommandResult;
 
-inline Result shell(const std::string& cmd) {
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  Result r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  int st = pclose(pipe);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
-}
+inline Result shell(const std::string& cmd) { return testing::run_command(cmd); }
 
 // `tune run <recipe> --config <config> output_dir=<out> <overrides>` from the source root.
 inline Result tune_run(const std::string& config, const fs::path& out, const std::string& overrides,

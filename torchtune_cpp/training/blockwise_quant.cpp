@@ -28,29 +28,51 @@ at::Tensor dynamic_quant_map(bool is_signed, at::Device device) {
   return at::tensor(values, at::TensorOptions().dtype(at::kFloat)).to(device);
 }
 
+namespace {
+
+// Blocks handled per pass: bounds the temporaries (indices, masks, scaled values) to a few
+// hundred MB whatever the tensor's size.
+constexpr int64_t kBlocksPerPass = 8192;
+
+}  // namespace
+
 BlockwiseQuantized quantize_blockwise(const at::Tensor& x, const at::Tensor& map) {
   const int64_t numel = x.numel();
   const int64_t blocks = (numel + kQuantBlock - 1) / kQuantBlock;
-  at::Tensor flat = x.reshape(-1).to(at::kFloat);
-  at::Tensor padded = at::constant_pad_nd(flat, {0, blocks * kQuantBlock - numel}).view({blocks, kQuantBlock});
-  at::Tensor absmax = padded.abs().amax(1);                                                   // [blocks]
-  at::Tensor scaled = padded / absmax.clamp_min(1e-30).unsqueeze(1);                          // [-1, 1]
-  // Nearest code: the insertion point and its left neighbour, whichever is closer.
-  at::Tensor right = at::bucketize(scaled, map).clamp(1, map.numel() - 1);
-  at::Tensor left = right - 1;
-  at::Tensor pick_left = (scaled - map.index_select(0, left.view(-1)).view_as(scaled)).abs() <=
-                         (map.index_select(0, right.view(-1)).view_as(scaled) - scaled).abs();
-  at::Tensor codes = at::where(pick_left, left, right).to(at::kByte).view(-1).slice(0, 0, numel);
-  return {codes.contiguous(), absmax};
+  at::Tensor flat = x.reshape(-1);
+  at::Tensor codes = at::empty({blocks * kQuantBlock}, x.options().dtype(at::kByte));
+  at::Tensor absmax = at::empty({blocks}, x.options().dtype(at::kFloat));
+  for (int64_t b0 = 0; b0 < blocks; b0 += kBlocksPerPass) {
+    const int64_t b1 = std::min(blocks, b0 + kBlocksPerPass);
+    const int64_t e0 = b0 * kQuantBlock, e1 = std::min(numel, b1 * kQuantBlock);
+    at::Tensor part = at::constant_pad_nd(flat.slice(0, e0, e1).to(at::kFloat), {0, (b1 - b0) * kQuantBlock - (e1 - e0)})
+                          .view({b1 - b0, kQuantBlock});
+    at::Tensor amax = part.abs().amax(1);                                    // [blocks]
+    at::Tensor scaled = part / amax.clamp_min(1e-30).unsqueeze(1);           // [-1, 1]
+    // Nearest code: the insertion point or its left neighbour, whichever is closer.
+    at::Tensor right = at::bucketize(scaled, map, /*out_int32=*/true).clamp_(1, map.numel() - 1);
+    at::Tensor left = right - 1;
+    at::Tensor pick_left = (scaled - map.index_select(0, left.view(-1)).view_as(scaled)).abs() <=
+                           (map.index_select(0, right.view(-1)).view_as(scaled) - scaled).abs();
+    codes.slice(0, b0 * kQuantBlock, b1 * kQuantBlock).copy_(at::where(pick_left, left, right).view(-1));
+    absmax.slice(0, b0, b1).copy_(amax);
+  }
+  return {codes.slice(0, 0, numel).contiguous(), absmax};
 }
 
 at::Tensor dequantize_blockwise(const at::Tensor& codes, const at::Tensor& absmax, const at::Tensor& map,
                                 at::IntArrayRef sizes) {
   const int64_t numel = codes.numel();
   const int64_t blocks = absmax.numel();
-  at::Tensor values = map.index_select(0, codes.to(at::kLong));                             // [numel]
-  at::Tensor padded = at::constant_pad_nd(values, {0, blocks * kQuantBlock - numel}).view({blocks, kQuantBlock});
-  return (padded * absmax.unsqueeze(1)).view(-1).slice(0, 0, numel).reshape(sizes);
+  at::Tensor out = at::empty({numel}, codes.options().dtype(at::kFloat));
+  for (int64_t b0 = 0; b0 < blocks; b0 += kBlocksPerPass) {
+    const int64_t b1 = std::min(blocks, b0 + kBlocksPerPass);
+    const int64_t e0 = b0 * kQuantBlock, e1 = std::min(numel, b1 * kQuantBlock);
+    at::Tensor values = map.index_select(0, codes.slice(0, e0, e1).to(at::kInt));
+    at::Tensor padded = at::constant_pad_nd(values, {0, (b1 - b0) * kQuantBlock - (e1 - e0)}).view({b1 - b0, kQuantBlock});
+    out.slice(0, e0, e1).copy_((padded * absmax.slice(0, b0, b1).unsqueeze(1)).view(-1).slice(0, 0, e1 - e0));
+  }
+  return out.view(sizes);
 }
 
 }  // namespace tt

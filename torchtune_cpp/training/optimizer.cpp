@@ -456,6 +456,24 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
   state_ = std::move(state);
 }
 
+namespace {
+
+// lr, betas, eps and weight_decay of an Adam-family component.
+OptimizerOptions adam_options(const config::Kwargs& kw, OptimizerKind kind) {
+  std::vector<double> betas = kw.get_number_list("betas");
+  TT_CHECK(betas.size() == 2, kw.where("betas"), "betas needs two values, e.g. [0.9, 0.999]");
+  OptimizerOptions o;
+  o.kind = kind;
+  o.lr = kw.get_double("lr");
+  o.beta1 = betas[0];
+  o.beta2 = betas[1];
+  o.eps = kw.get_double("eps");
+  o.weight_decay = kw.get_double("weight_decay");
+  return o;
+}
+
+}  // namespace
+
 void register_optimizers() {
   using namespace config;
   auto common_tail = [](std::vector<ArgSpec> args) {
@@ -484,15 +502,7 @@ void register_optimizers() {
                       adam_args(kind == OptimizerKind::kAdamW ? "0.01" : "0")},
         [kind, refuse_unsupported](const Kwargs& kw, StateDict params) {
           refuse_unsupported(kw);
-          std::vector<double> betas = kw.get_number_list("betas");
-          TT_CHECK(betas.size() == 2, kw.where("betas"), "betas needs two values, e.g. [0.9, 0.999]");
-          OptimizerOptions o;
-          o.kind = kind;
-          o.lr = kw.get_double("lr");
-          o.beta1 = betas[0];
-          o.beta2 = betas[1];
-          o.eps = kw.get_double("eps");
-          o.weight_decay = kw.get_double("weight_decay");
+          OptimizerOptions o = adam_options(kw, kind);
           if (kw.has("foreach")) o.foreach = kw.get_bool("foreach");
           if (kw.has("fused")) o.fused = kw.get_bool("fused");
           return std::make_shared<Optimizer>(std::move(params), o);
@@ -522,16 +532,8 @@ void register_optimizers() {
           TT_CHECK(kw.get_int("percentile_clipping") == 100, kw.where("percentile_clipping"),
                    "percentile clipping is not supported; use clip_grad_norm instead");
           TT_CHECK(kw.get_bool("block_wise"), kw.where("block_wise"), "only block-wise quantization is supported");
-          std::vector<double> betas = kw.get_number_list("betas");
-          TT_CHECK(betas.size() == 2, kw.where("betas"), "betas needs two values, e.g. [0.9, 0.999]");
-          OptimizerOptions o;
-          o.kind = OptimizerKind::kAdamW;
+          OptimizerOptions o = adam_options(kw, OptimizerKind::kAdamW);
           o.name = name;
-          o.lr = kw.get_double("lr");
-          o.beta1 = betas[0];
-          o.beta2 = betas[1];
-          o.eps = kw.get_double("eps");
-          o.weight_decay = kw.get_double("weight_decay");
           o.state_on_host = true;
           o.state_bits = bits;
           o.min_8bit_size = kw.get_int("min_8bit_size");
