@@ -1,8 +1,6 @@
 // `tune` end to end: every subcommand run as a user runs it, checking output, files and
 // exit status; the committed broken configs each give their expected message.
 #include <gtest/gtest.h>
-
-#include "common/command.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -11,6 +9,10 @@
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <chrono>
+
+#include "common/command.h"
+#include "torchtune_cpp/utils/check.h"
 
 namespace {
 
@@ -206,8 +208,11 @@ TEST_F(Cli, RunErrors) {
       {"run " + echo + " --config " + cfg + " a=b=c", "must be in the form of key=value"},
       {"run " + echo + " --config /nonexistent.yaml", "/nonexistent.yaml: cannot open the config file"},
       {"run full_finetune_singel_device --config x", "Did you mean 'full_finetune_single_device'?"},
-      {"run full_finetune_distributed --config x", "is not built in this installation"},
-      {"run --nproc_per_node 2 " + echo + " --config " + cfg, "multi-process launch is not available"},
+      {"run full_finetune_distributed --config x", "the distributed recipe is not available yet"},
+      {"run --nproc_per_node 2 full_finetune_single_device --config " + cfg,
+       "Recipe full_finetune_single_device does not support distributed training"},
+      {"run --nproc_per_node 2 --node_rank 1 " + echo + " --config " + cfg, "node rank 1 is not below --nnodes 1"},
+      {"run --max_restarts 2 --nproc_per_node 2 " + echo + " --config " + cfg, "restarting failed workers is not supported"},
       {"run --bogus 1 " + echo, "unknown launcher option '--bogus'"},
       {"run " + cfg + " --config " + cfg, "is not an executable program"},
   };
@@ -220,6 +225,36 @@ TEST_F(Cli, RunErrors) {
   EXPECT_NE(typo.out.find("greeting_typo.yaml:4:8: greeting.txt"), std::string::npos) << typo.out;
   EXPECT_NE(typo.out.find("greeting_typo.yaml:5:10: greeting.times: echo.Greeting needs an integer"), std::string::npos)
       << typo.out;
+}
+
+// `tune run --nproc_per_node`: torchrun's environment for each worker, one launcher per node
+// for multi-node runs, and a failing worker stops the others with its status.
+TEST_F(Cli, LaunchesWorkersWithTorchrunsEnvironment) {
+  const std::string echo = TT_ECHO_RECIPE;
+  const std::string cfg = src("tests/assets/configs/echo/greeting.yaml");
+  Result r = run("run --nproc_per_node 2 --master_port 29611 " + echo + " --config " + cfg);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("rank 0 of 2, local 0 of 2, master 127.0.0.1:29611 (torchrun)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rank 1 of 2, local 1 of 2, master 127.0.0.1:29611 (torchrun)"), std::string::npos) << r.out;
+  // Two nodes as two launchers on this machine.
+  for (int node : {0, 1}) {
+    Result n = run(tt::str("run --nnodes 2 --node_rank ", node, " --nproc_per_node 2 --rdzv_endpoint localhost:29612 ",
+                       echo, " --config ", cfg));
+    ASSERT_EQ(n.status, 0) << n.out;
+    for (int local : {0, 1})
+      EXPECT_NE(n.out.find(tt::str("rank ", node * 2 + local, " of 4, local ", local, " of 2, master localhost:29612")),
+                std::string::npos)
+          << n.out;
+  }
+  // Rank 2 fails; the waiting others are stopped, and the launcher exits with its status.
+  auto start = std::chrono::steady_clock::now();
+  Result f = run("run --nproc_per_node 4 " + echo + " --config " + cfg, "ECHO_FAIL_RANK=2 ECHO_WAIT=1");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(f.status, 3) << f.out;
+  EXPECT_NE(f.out.find("tune run: rank 2 (local rank 2) exited with status 3; stopping the other 3 worker(s)"),
+            std::string::npos)
+      << f.out;
+  EXPECT_LT(seconds, 30.0) << "the waiting workers were not stopped";
 }
 
 }  // namespace

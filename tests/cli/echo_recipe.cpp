@@ -2,7 +2,10 @@
 // CMake snippet): it registers a component of its own, parses --config and overrides the
 // way every recipe does, checks the config, prints it resolved and builds its component.
 // The CLI tests run it through `tune run`.
+#include <chrono>
+#include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "torchtune_cpp/components.h"
 #include "torchtune_cpp/config/config.h"
@@ -10,6 +13,7 @@
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/config/validate.h"
 #include "torchtune_cpp/config/yaml_io.h"
+#include "torchtune_cpp/distributed/environment.h"
 #include "torchtune_cpp/utils/check.h"
 
 namespace {
@@ -32,7 +36,24 @@ void register_echo_components() {
       });
 }
 
+// Under a multi-process launch: reports where this process sits; ECHO_FAIL_RANK=<r> makes
+// rank r fail, ECHO_WAIT=1 makes the others wait to be stopped (launcher tests).
+void distributed_probe() {
+  tt::distributed::DistributedEnv env = tt::distributed::read_distributed_env();
+  if (!env.distributed()) return;
+  std::cout << "rank " << env.rank << " of " << env.world_size << ", local " << env.local_rank << " of "
+            << env.local_world_size << ", master " << env.master_addr << ":" << env.master_port << " ("
+            << env.launcher << ")" << std::endl;
+  if (const char* fail = std::getenv("ECHO_FAIL_RANK"); fail && std::to_string(env.rank) == fail) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::exit(3);
+  }
+  if (const char* wait = std::getenv("ECHO_WAIT"); wait && std::string(wait) == "1")
+    std::this_thread::sleep_for(std::chrono::seconds(120));
+}
+
 int echo_main(int argc, char** argv) {
+  distributed_probe();
   tt::config::RecipeArgs args = tt::config::parse_recipe_args(argc, argv);
   if (args.help) {
     std::cout << tt::config::recipe_usage("echo_recipe");

@@ -1,6 +1,8 @@
 // `tune run [launcher options] <recipe|path> --config <name|path> [key=value ...]`:
-// resolves a built-in recipe to its executable and a built-in config name to its file,
-// then replaces this process with the recipe (so signals and exit status are the recipe's).
+// resolves a built-in recipe to its executable and a built-in config name to its file. One
+// process: this process becomes the recipe (so signals and exit status are the recipe's).
+// Several (--nproc_per_node, --nnodes): the launcher starts this node's workers with
+// torchrun's environment (distributed/launcher.h).
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +13,7 @@
 #include "torchtune_cpp/cli/commands.h"
 #include "torchtune_cpp/cli/paths.h"
 #include "torchtune_cpp/cli/recipe_registry.h"
+#include "torchtune_cpp/distributed/launcher.h"
 #include "torchtune_cpp/utils/check.h"
 #include "torchtune_cpp/utils/strings.h"
 
@@ -78,15 +81,8 @@ int cmd_run(const Args& args) {
   std::string recipe = args[i++];
   Args recipe_args(args.begin() + static_cast<long>(i), args.end());
 
-  bool distributed = !launch.empty();
-  for (const auto& [key, value] : launch) {
-    bool single = (key == "nnodes" || key == "nproc_per_node") && value == "1";
-    TT_CHECK(single || key == "standalone" || key == "node_rank" || key.rfind("master", 0) == 0 ||
-                 key.rfind("rdzv", 0) == 0 || key == "max_restarts",
-             "tune run --" + key,
-             "multi-process launch is not available in this build; run with one process (drop --",
-             key, ")");
-  }
+  const distributed::LaunchOptions launch_options = distributed::launch_options_from(launch);
+  const bool distributed = launch_options.world_size() > 1;
 
   // Resolve the recipe.
   std::string exe;
@@ -99,6 +95,9 @@ int cmd_run(const Args& args) {
              "Recipe ", recipe, " does not support distributed training.Please run without "
              "torchrun commands.");
     auto found = recipe_executable(target);
+    TT_CHECK(found.has_value() || target != "full_finetune_distributed", "tune run " + recipe,
+             "the distributed recipe is not available yet; train on one device with "
+             "full_finetune_single_device (the same configs run there)");
     TT_CHECK(found.has_value(), "tune run " + recipe, "the recipe '", target,
              "' is not built in this installation (looked next to `tune` in recipes/ and in "
              "../libexec/torchtune_cpp/); rebuild torchtune_cpp with its recipes");
@@ -137,6 +136,7 @@ int cmd_run(const Args& args) {
   for (const auto& a : recipe_args) wants_help |= (a == "-h" || a == "--help");
   TT_CHECK(has_config || wants_help, "tune run " + recipe, "The '--config' argument is required.");
 
+  if (distributed) return distributed::run_workers(launch_options, argv_strings);
   std::vector<char*> argv;
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
