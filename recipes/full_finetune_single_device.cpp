@@ -215,6 +215,7 @@ class FullFinetuneRecipeSingleDevice {
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGINT, on_stop_signal);
     double data_wait = 0.0;
+    int64_t processed_tokens = 0;
     tt::ProgressBar bar(state_.total_epochs * steps_per_epoch_, state_.global_step);
     for (int64_t epoch = state_.epochs_run; epoch < state_.total_epochs; ++epoch) {
       // torchtune's DistributedSampler: seed 0, reshuffled by epoch.
@@ -241,6 +242,7 @@ class FullFinetuneRecipeSingleDevice {
         auto [tokens, labels, input_pos, mask] = to_device(std::move(cpu_batch));
         data_wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
         seq_len_ = tokens.size(1);
+        processed_tokens += tokens.numel();
         // Tokens counted on the unshifted labels, as torchtune counts them.
         const int64_t n = (labels != tt::kIgnoreIndex).sum().item<int64_t>();
         num_tokens += n;
@@ -279,9 +281,12 @@ class FullFinetuneRecipeSingleDevice {
           append_memory_stats(values);
           // Beyond torchtune: model FLOPs utilisation against the H100's dense bf16 peak, and
           // the time the step waited for its data.
+          // MFU counts every token the model processed (padding and masked prompts included).
           if (device_.is_cuda())
-            values.emplace_back("mfu", num_tokens / seconds * tt::flops_per_token(model_->args, seq_len_) / kPeakFlops);
+            values.emplace_back("mfu", processed_tokens / seconds * tt::flops_per_token(model_->args, seq_len_) /
+                                           kPeakFlops);
           values.emplace_back("data_wait_s", data_wait);
+          bar.clear();  // the logger may print to the terminal the bar is drawn on
           logger_->log_dict(values, state_.global_step);
           if (!bar.enabled())
             std::cout << epoch + 1 << "|" << state_.global_step << "|Loss: " << values[0].second << "\n";
@@ -290,6 +295,7 @@ class FullFinetuneRecipeSingleDevice {
           bar.update(state_.global_step, tt::str(epoch + 1, "|", state_.global_step, "|Loss: ",
                                                   running_loss.item<float>() / num_tokens));
         data_wait = 0.0;
+        processed_tokens = 0;
         running_loss.zero_();
         num_tokens = 0;
         profiler_->step();
@@ -303,15 +309,39 @@ class FullFinetuneRecipeSingleDevice {
                     << "; run again with resume_from_checkpoint=True to continue\n";
           return;
         }
-        if (save_every_ && state_.global_step % *save_every_ == 0 && !epoch_done)
+        if (save_every_ && state_.global_step % *save_every_ == 0 && !epoch_done) {
           save_checkpoint(tt::str("step_", state_.global_step), /*intermediate=*/true);
+          // A signal that arrived during the save: that checkpoint is the one to resume from.
+          if (stop_after_save(bar)) return;
+        }
         t0 = std::chrono::steady_clock::now();
       }
       bar.close();
       state_.epochs_run += 1;
       state_.batches_in_epoch = 0;
-      save_checkpoint(tt::str("epoch_", epoch), /*intermediate=*/epoch + 1 < state_.total_epochs);
+      const bool intermediate = epoch + 1 < state_.total_epochs;
+      if (intermediate && num_tokens > 0 && !warned_carry_) {
+        // torchtune carries a partial accumulation window into the next epoch; a checkpoint
+        // cannot hold those gradients.
+        std::cerr << "WARNING: the epoch's last micro-batches do not fill gradient_accumulation_steps ("
+                  << grad_accum_ << "); as in torchtune they count towards the next epoch's first step, "
+                  << "so a run resumed from this epoch's checkpoint will not reproduce that step exactly. "
+                  << "Choose batch_size and gradient_accumulation_steps that divide the dataset, or set "
+                  << "max_steps_per_epoch.\n";
+        warned_carry_ = true;
+      }
+      save_checkpoint(tt::str("epoch_", epoch), intermediate);
+      if (intermediate && stop_after_save(bar)) return;
     }
+  }
+
+  // After an intermediate save: true (stop now) when SIGTERM/SIGINT arrived meanwhile.
+  bool stop_after_save(tt::ProgressBar& bar) {
+    if (g_stop_signal.load() == 0) return false;
+    bar.close();
+    std::cout << "Received signal " << g_stop_signal.load() << " during the save; stopped at step "
+              << state_.global_step << "; run again with resume_from_checkpoint=True to continue\n";
+    return true;
   }
 
   void cleanup() {
@@ -421,6 +451,12 @@ class FullFinetuneRecipeSingleDevice {
       std::cerr << "WARNING: Config value for total_epochs does not match the checkpoint value, "
                    "using the config value: " << state_.total_epochs << "\n";
     // What torchtune does not record, for an exact continuation (absent in its files).
+    if (optimizer_in_bwd_ && st.find("global_step") == nullptr &&
+        tt::detect_optimizer_layout(st.at("optimizer"), where) == tt::OptimizerLayout::kPerParameter)
+      std::cerr << "WARNING: this optimizer_in_bwd state was written by Python torchtune 0.6, whose single-device "
+                   "recipe does not divide in-backward gradients by the token count; torchtune_cpp does (as for "
+                   "the regular step), so the restored moments are on a different scale and the first steps "
+                   "move less than they should\n";
     if (const tt::PickleValue* g = st.find("global_step")) {
       state_.global_step = g->to_int();
       resumed_global_step_ = true;
@@ -496,6 +532,7 @@ class FullFinetuneRecipeSingleDevice {
   std::optional<double> clip_grad_norm_;
   std::optional<int64_t> save_every_;
   bool optimizer_in_bwd_ = false, activation_checkpointing_ = false, activation_offloading_ = false;
+  bool warned_carry_ = false;
   std::unique_ptr<tt::OptimizerInBackward> in_backward_;
   int64_t seq_len_ = 0;
   bool resume_ = false, resumed_global_step_ = false;

@@ -24,10 +24,12 @@ for f in sorted(glob.glob(os.path.join(folder, "*.safetensors"))):
     weights.update(load_file(f))
 n = len(opt["param_groups"][0]["params"])
 assert n == len(weights), (n, len(weights))
-# Shapes only need to line up by position; torch.optim checks the state against them.
-shapes = sorted(tuple(s["exp_avg"].shape) for s in opt["state"].values())
+# One state per weight, with the weights' shapes (the HF <-> torchtune conversion keeps
+# shapes, so the multisets must agree).
+state_shapes = sorted(tuple(s["exp_avg"].shape) for s in opt["state"].values())
+weight_shapes = sorted(tuple(w.shape) for w in weights.values())
+assert state_shapes == weight_shapes, (state_shapes, weight_shapes)
 params = [torch.nn.Parameter(torch.zeros(s["exp_avg"].shape)) for _, s in sorted(opt["state"].items())]
-assert sorted(tuple(p.shape) for p in params) == shapes
 adamw = torch.optim.AdamW(params)
 adamw.load_state_dict(opt)
 for p in params:

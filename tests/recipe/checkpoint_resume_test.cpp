@@ -97,20 +97,58 @@ TEST(RecipeCheckpoints, ResumingMidEpochReproducesTheUninterruptedRun) {
   fs::remove_all(ref);
 }
 
+bool has_hidden(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string()[0] == '.') return true;
+  return false;
+}
+
 TEST(RecipeCheckpoints, AKilledSaveLosesNothing) {
   fs::path ref = reference_run("killed");
-  for (const std::string point : {"mid_weights:3", "before_rename:3"}) {
+  // The third save (epoch_0) dies at each point; step_1 and step_2 were complete.
+  for (const std::string point : {"mid_weights:3", "before_rename:3", "after_rename:3"}) {
     fs::path run = fresh("tt_resume_killed");
-    // The third save (epoch_0) dies: step_1 and step_2 were complete.
     Result r = tune_run(kConfig, run, kRun, "TORCHTUNE_CPP_CRASH_AT=" + point);
     EXPECT_EQ(r.status, 128 + SIGKILL) << point << "\n" << r.out;
-    EXPECT_EQ(visible_entries(run).front()[0], '.') << point << ": the half-written folder is hidden";
     std::vector<CheckpointFolder> found = list_checkpoints(run.string());
-    ASSERT_EQ(found.size(), 2u) << point;
-    EXPECT_EQ(found.back().name, "step_2");
-    EXPECT_FALSE(fs::exists(run / "epoch_0")) << point;
+    const bool placed = point.rfind("after_rename", 0) == 0;  // epoch_0 in place, mirror not yet
+    ASSERT_EQ(found.size(), placed ? 3u : 2u) << point;
+    EXPECT_EQ(found.back().name, placed ? "epoch_0" : "step_2") << point;
+    EXPECT_EQ(fs::exists(run / "epoch_0"), placed) << point;
+    EXPECT_EQ(has_hidden(run), !placed) << point << ": the half-written folder is hidden";
     Result resumed = tune_run(kConfig, run, kRun + " resume_from_checkpoint=True");
     ASSERT_EQ(resumed.status, 0) << point << "\n" << resumed.out;
+    EXPECT_FALSE(has_hidden(run)) << point << ": leftovers of the killed save are cleared";
+    EXPECT_EQ(read_file(run / kFinal), read_file(ref / kFinal)) << point;
+    fs::remove_all(run);
+  }
+  fs::remove_all(ref);
+}
+
+TEST(RecipeCheckpoints, RollingBackToAnEarlierCheckpointKeepsTheNewOnes) {
+  // Resume from step_1 while later checkpoints of the first run exist: the new saves are the
+  // latest (by save time, not step), so keep_last_n keeps them and removes the stale ones;
+  // replacing an existing folder is one atomic exchange.
+  fs::path ref = reference_run("rollback");
+  const std::string rollback = kRun +
+                               " resume_from_checkpoint=True checkpointer.keep_last_n_checkpoints=1 "
+                               "'checkpointer.checkpoint_files=[step_1/model-00001-of-00001.safetensors]'";
+  for (const std::string point : {"before_rename:2", "after_exchange:1", "mid_prune:1"}) {
+    fs::path run = fresh("tt_rollback");
+    fs::copy(ref, run, fs::copy_options::recursive);
+    fs::remove_all(run / "epoch_1");
+    fs::remove_all(run / "logs");
+    Result r = tune_run(kConfig, run, rollback, "TORCHTUNE_CPP_CRASH_AT=" + point);
+    EXPECT_EQ(r.status, 128 + SIGKILL) << point << "\n" << r.out;
+    std::vector<CheckpointFolder> found = list_checkpoints(run.string());
+    ASSERT_FALSE(found.empty()) << point;
+    // The rolled-back run's own step_2 is the latest; nothing newer was removed before it.
+    EXPECT_EQ(found.back().name, "step_2") << point;
+    EXPECT_EQ(found.back().global_step, 2) << point;
+    Result resumed = tune_run(kConfig, run, kRun + " resume_from_checkpoint=True checkpointer.keep_last_n_checkpoints=1");
+    ASSERT_EQ(resumed.status, 0) << point << "\n" << resumed.out;
+    EXPECT_NE(resumed.out.find("Resuming from " + (run / "step_2").string()), std::string::npos) << resumed.out;
+    EXPECT_FALSE(has_hidden(run)) << point;
     EXPECT_EQ(read_file(run / kFinal), read_file(ref / kFinal)) << point;
     fs::remove_all(run);
   }

@@ -102,3 +102,74 @@ TEST(BlockwiseQuant, PagedAdamW8bitTracksAdamWAndResumesExactly) {
 
 }  // namespace
 }  // namespace tt
+
+namespace tt {
+namespace {
+
+TEST(BlockwiseQuant, LargeTensorsQuantizeInPassesAndOtherBlockSizesRead) {
+  // More than one pass of 8192 blocks (16.7M elements), with a different scale per block.
+  at::manual_seed(2);
+  const int64_t n = 8192 * kQuantBlock + 5000;
+  at::Tensor x = at::randn({n}) * at::rand({n}).add_(0.01);
+  at::Tensor map = dynamic_quant_map(true);
+  BlockwiseQuantized q = quantize_blockwise(x, map);
+  ASSERT_EQ(q.absmax.numel(), 8192 + 3);
+  at::Tensor back = dequantize_blockwise(q.codes, q.absmax, map, {n});
+  at::Tensor scale = q.absmax.repeat_interleave(kQuantBlock).slice(0, 0, n);
+  EXPECT_LE(((back - x).abs() / scale).max().item<double>(), 0.00704);
+  // The last pass equals quantizing its blocks alone.
+  BlockwiseQuantized tail = quantize_blockwise(x.slice(0, 8192 * kQuantBlock), map);
+  EXPECT_TRUE(at::equal(tail.codes, q.codes.slice(0, 8192 * kQuantBlock)));
+  // State quantized with smaller blocks (bitsandbytes' 256) reads back with its block size.
+  at::Tensor y = at::randn({1000});
+  at::Tensor codes = at::empty({1000}, at::kByte), absmax = at::empty({4});
+  for (int64_t b = 0; b < 4; ++b) {
+    BlockwiseQuantized part = quantize_blockwise(y.slice(0, b * 256, std::min<int64_t>(1000, (b + 1) * 256)), map);
+    codes.slice(0, b * 256, std::min<int64_t>(1000, (b + 1) * 256)).copy_(part.codes);
+    absmax[b] = part.absmax[0];
+  }
+  at::Tensor z = dequantize_blockwise(codes, absmax, map, {1000}, 256);
+  EXPECT_LE((z - y).abs().max().item<double>(), 0.00704 * y.abs().max().item<double>());
+}
+
+}  // namespace
+}  // namespace tt
+
+namespace tt {
+namespace {
+
+TEST(GpuPagedAdamW, HostStateOnCudaMatchesFusedAdamW) {
+  // fp32 moments in page-locked host memory, streamed per parameter: the same kernel and the
+  // same numbers as fused AdamW keeping its state on the GPU; 8-bit state tracks them.
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(4);
+  const at::Device cuda(at::kCUDA, 0);
+  at::Tensor w0 = (at::randn({3000, 700}) * 0.1).to(cuda);  // over one pass of blocks
+  auto make = [&] { return StateDict{{"w", w0.clone().requires_grad_(true)}}; };
+  OptimizerOptions fused;
+  fused.fused = true;
+  fused.lr = 1e-2;
+  OptimizerOptions paged = fused;
+  paged.fused.reset();
+  paged.state_on_host = true;
+  OptimizerOptions eight = paged;
+  eight.state_bits = 8;
+  Optimizer a(make(), fused), b(make(), paged), c(make(), eight);
+  for (int s = 0; s < 5; ++s) {
+    at::Tensor g = at::randn({3000, 700}, at::TensorOptions().device(cuda));
+    for (Optimizer* o : {&a, &b, &c}) o->params()[0].second.mutable_grad() = g.clone();
+    a.step();
+    b.step();
+    c.step();
+  }
+  EXPECT_TRUE(at::equal(a.params()[0].second, b.params()[0].second));
+  EXPECT_FALSE(b.state().at(0).exp_avg.is_cuda());
+  PickleValue sa = a.state_dict(), sb = b.state_dict();
+  EXPECT_TRUE(at::equal(sa.at("state").at(int64_t{0}).at("exp_avg").to_tensor().cpu(),
+                        sb.at("state").at(int64_t{0}).at("exp_avg").to_tensor()));
+  const double moved = (a.params()[0].second - w0).abs().mean().item<double>();
+  EXPECT_LT((c.params()[0].second - a.params()[0].second).abs().mean().item<double>(), 0.02 * moved);
+}
+
+}  // namespace
+}  // namespace tt

@@ -1,14 +1,17 @@
 // The three full-model checkpointers; see checkpointer.h.
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -42,8 +45,10 @@ void log_info(const std::string& message) {
 
 // Fault injection for the crash-safety tests: TORCHTUNE_CPP_CRASH_AT=<point>[:<k>] kills the
 // process (SIGKILL, no cleanup, as a power loss or OOM kill would) the k-th time (default
-// 1st) a save reaches <point>: "mid_weights" (after the first weight file), "before_rename"
-// (folder complete, not yet in place).
+// 1st) a save reaches <point>: "mid_weights" (after each weight file), "before_rename" (folder
+// complete, not yet in place), "after_exchange" (replacing an existing folder: new one in
+// place, old one not yet removed), "after_rename" (before the recipe-state mirror),
+// "mid_prune" (an old checkpoint hidden, not yet removed).
 void crash_point(const char* point) {
   static const char* spec = std::getenv("TORCHTUNE_CPP_CRASH_AT");
   if (spec == nullptr || *spec == '\0') return;
@@ -55,6 +60,103 @@ void crash_point(const char* point) {
     k = std::atoi(s.c_str() + colon + 1);
   }
   if (name == point && ++hits == k) ::raise(SIGKILL);
+}
+
+// Our key in recipe_state.pt: when the checkpoint was saved (ns since the epoch, strictly
+// increasing within a process). Newest save = latest checkpoint.
+const char* const kSavedAtKey = "torchtune_cpp_saved_at_ns";
+
+int64_t next_save_time() {
+  static int64_t last = 0;
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  last = std::max(now, last + 1);
+  return last;
+}
+
+// fsync a file, or a folder and (recursive) everything in it, so a complete-looking folder
+// is complete on disk too, power loss included.
+void sync_tree(const fs::path& path, bool recursive = true) {
+  auto sync_one = [](const fs::path& p, bool dir) {
+    int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+  };
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    if (recursive)
+      for (const auto& e : fs::recursive_directory_iterator(path, ec)) sync_one(e.path(), e.is_directory());
+    sync_one(path, true);
+  } else {
+    sync_one(path, false);
+  }
+}
+
+// Moves the finished `staging` folder to `target` in one atomic step: a plain rename, or an
+// exchange with an existing target (renameat2 RENAME_EXCHANGE) whose old contents are then
+// removed, so there is no moment without a complete `target`.
+void place_folder(const fs::path& staging, const fs::path& target) {
+  std::error_code ec;
+  const fs::path parent = target.parent_path();
+  if (fs::exists(target, ec)) {
+    if (::renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+      crash_point("after_exchange");
+      fs::remove_all(staging, ec);  // now the old contents
+      sync_tree(parent, /*recursive=*/false);
+      return;
+    }
+    // No exchange on this file system: move the old folder aside, restoring it on failure.
+    const fs::path old = parent / str(".", target.filename().string(), ".old-", ::getpid());
+    fs::remove_all(old, ec);
+    fs::rename(target, old, ec);
+    TT_CHECK(!ec, target.string(), "cannot replace the existing folder: ", ec.message());
+    fs::rename(staging, target, ec);
+    if (ec) {
+      std::error_code restore;
+      fs::rename(old, target, restore);
+      TT_CHECK(false, target.string(), "cannot move the finished checkpoint into place: ", ec.message(),
+               "; the previous folder was kept");
+    }
+    fs::remove_all(old, ec);
+  } else {
+    fs::rename(staging, target, ec);
+    TT_CHECK(!ec, target.string(), "cannot move the finished checkpoint into place: ", ec.message());
+  }
+  sync_tree(parent, /*recursive=*/false);
+}
+
+// Hidden leftovers of saves that were killed: .<name>.partial-<pid> (unfinished), .old-<pid>
+// (a replaced folder, put back if its replacement never arrived), .removing-<pid> (pruning).
+// Folders of processes still running are left alone.
+void recover_interrupted_saves(const std::string& output_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(output_dir, ec)) return;
+  for (const auto& e : fs::directory_iterator(output_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() < 2 || name[0] != '.' || !e.is_directory()) continue;
+    std::string kind;
+    size_t at = std::string::npos;
+    for (const char* k : {".partial-", ".old-", ".removing-"})
+      if ((at = name.rfind(k)) != std::string::npos && at > 1) {
+        kind = k;
+        break;
+      }
+    if (kind.empty()) continue;
+    const std::string pid_text = name.substr(at + kind.size());
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stoll(pid_text));
+    if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno == EPERM)) continue;  // still running
+    const fs::path original = fs::path(output_dir) / name.substr(1, at - 1);
+    if (kind == ".old-" && !fs::exists(original, ec)) {
+      fs::rename(e.path(), original, ec);
+      log_info(str("Restored ", original.string(), " from an interrupted save"));
+      continue;
+    }
+    fs::remove_all(e.path(), ec);
+    log_info(str("Removed the leftover of an interrupted save: ", e.path().string()));
+  }
 }
 
 // torchtune's ModelType enum names; only LLAMA2 has conversions here.
@@ -314,6 +416,7 @@ Checkpointer::Checkpointer(const CheckpointerOptions& options, bool single_file)
   std::error_code ec;
   fs::create_directories(output_dir_, ec);
   TT_CHECK(!ec, output_dir_, "cannot create the output directory: ", ec.message());
+  recover_interrupted_saves(output_dir_);
 }
 
 void Checkpointer::resolve_paths() {
@@ -342,9 +445,14 @@ void Checkpointer::resolve_paths() {
                  : fs::exists(own)          ? own
                                             : fs::path(output_dir_) / kRecipeStateDir / kRecipeStateFile;
     TT_CHECK(fs::exists(p), p.string(),
-             "If should_load_recipe_state is True, recipe_checkpoint file must be provided.");
+             "If should_load_recipe_state is True, recipe_checkpoint file must be provided. (Not found: set "
+             "checkpointer.recipe_checkpoint to the recipe_state.pt of that run, relative to output_dir.)");
     recipe_path_ = p.string();
   } else {
+    TT_CHECK(!options_.recipe_checkpoint, "checkpointer.recipe_checkpoint",
+             "is set, but checkpointer.checkpoint_files are not found under output_dir ", output_dir_,
+             "; list the checkpoint's files relative to output_dir (epoch_N/...), or set recipe_checkpoint: "
+             "null to resume from the latest checkpoint there");
     // Otherwise the latest complete checkpoint there: a folder with its own recipe state,
     // or torchtune v0.6's layout (the last epoch_N plus recipe_state/recipe_state.pt).
     std::vector<CheckpointFolder> found = list_checkpoints(output_dir_);
@@ -401,7 +509,6 @@ void Checkpointer::save_checkpoint(const StateDict& model, int epoch, bool inter
 
 void Checkpointer::save_folder(const StateDict& model, const std::string& folder,
                                const PickleValue* recipe_state) {
-  wait_post_save();  // a hook may still be reading a folder that pruning would remove
   const fs::path out(output_dir_);
   // Hidden (copy_files and folder scans skip dot-names) and per-process.
   const fs::path staging = out / str(".", folder, ".partial-", ::getpid());
@@ -413,42 +520,45 @@ void Checkpointer::save_folder(const StateDict& model, const std::string& folder
   std::optional<PickleValue> state;
   if (recipe_state != nullptr) {
     TT_CHECK(recipe_state->is_dict(), "save_checkpoint", "the recipe state must be a dict");
-    // The model and adapter never go into the recipe state (torchtune pops them).
+    // The model and adapter never go into the recipe state (torchtune pops them). The save
+    // time orders checkpoints (list_checkpoints): a newer save wins even at a lower step.
     state = PickleValue::dict();
     for (const auto& [k, v] : recipe_state->dict_items())
       if (!(k.is_string() && (k.to_string() == "model" || k.to_string() == "adapter" ||
                               k.to_string() == "adapter_config")))
         state->set(k, v);
+    state->set(kSavedAtKey, next_save_time());
     save_torch_file((staging / kRecipeStateFile).string(), *state);
   }
+  sync_tree(staging);
   crash_point("before_rename");
   const fs::path target = out / folder;
-  const fs::path old = out / str(".", folder, ".old-", ::getpid());
-  std::error_code ec;
-  if (fs::exists(target)) {
-    fs::remove_all(old);
-    fs::rename(target, old, ec);
-    TT_CHECK(!ec, target.string(), "cannot replace the existing folder: ", ec.message());
-  }
-  fs::rename(staging, target, ec);
-  TT_CHECK(!ec, target.string(), "cannot move the finished checkpoint into place: ", ec.message());
+  place_folder(staging, target);
   guard.release();
-  fs::remove_all(old, ec);
+  crash_point("after_rename");
   if (state) {
     // torchtune's location, for tools that look there; the folder's own copy is the record.
     fs::path dir = out / kRecipeStateDir;
     fs::create_directories(dir);
     fs::path mirror = dir / kRecipeStateFile;
     fs::path tmp = dir / str(".", kRecipeStateFile, ".tmp-", ::getpid());
+    std::error_code ec;
     fs::copy_file(target / kRecipeStateFile, tmp, fs::copy_options::overwrite_existing, ec);
-    if (!ec) fs::rename(tmp, mirror, ec);
+    if (!ec) {
+      sync_tree(tmp);
+      fs::rename(tmp, mirror, ec);
+    }
     TT_CHECK(!ec, mirror.string(), "cannot update the recipe state mirror: ", ec.message(),
-             " (the checkpoint itself, ", target.string(), ", is complete)");
+             " (the checkpoint itself, ", target.string(), ", is complete); check the disk");
+    sync_tree(dir, /*recursive=*/false);
     char gib[32];
     std::snprintf(gib, sizeof gib, "%.2f",
                   static_cast<double>(fs::file_size(mirror)) / (1024.0 * 1024 * 1024));
     log_info(str("Recipe checkpoint of size ", gib, " GiB saved to ", mirror.string()));
-    prune();
+    if (options_.keep_last_n_checkpoints) {
+      wait_post_save();  // a hook may still be reading a folder that pruning would remove
+      prune();
+    }
   }
   start_post_save(target.string());
 }
@@ -464,6 +574,7 @@ void Checkpointer::prune() {
     fs::path doomed = fs::path(output_dir_) / str(".", resumable[i].name, ".removing-", ::getpid());
     std::error_code ec;
     fs::rename(resumable[i].path, doomed, ec);
+    crash_point("mid_prune");
     if (!ec) fs::remove_all(doomed, ec);
     if (ec)
       log_info(str("could not remove old checkpoint ", resumable[i].path, ": ", ec.message()));
@@ -474,6 +585,7 @@ void Checkpointer::prune() {
 
 void Checkpointer::start_post_save(const std::string& folder) {
   if (!options_.post_save_command || options_.post_save_command->empty()) return;
+  wait_post_save();  // one hook at a time; the checkpoint itself is already complete
   // sh -c '<command> "$1"' post_save_command <folder>: the folder arrives as one argument,
   // whatever characters its path holds.
   const std::string script = *options_.post_save_command + " \"$1\"";
@@ -481,8 +593,21 @@ void Checkpointer::start_post_save(const std::string& folder) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // In its own process group, so a Ctrl-C meant for training does not cut an upload short;
+  // the folder is also in TORCHTUNE_CHECKPOINT_DIR for commands that cannot take it last.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back("TORCHTUNE_CHECKPOINT_DIR=" + folder);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, nullptr, argv.data(), environ);
+  int rc = ::posix_spawn(&pid, "/bin/sh", nullptr, &attr, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     log_info(str("WARNING: post_save_command could not start (", std::strerror(rc),
                  "); the checkpoint ", folder, " is unaffected"));
@@ -498,7 +623,13 @@ void Checkpointer::wait_post_save() {
   int status = 0;
   pid_t pid = post_save_pid_;
   post_save_pid_ = -1;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t r = -1;
+  while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  if (r < 0) {
+    log_info(str("WARNING: could not wait for post_save_command on ", post_save_folder_, " (",
+                 std::strerror(errno), "); its outcome is unknown"));
+    return;
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
   log_info(str("WARNING: post_save_command failed for ", post_save_folder_, " (",
@@ -555,9 +686,14 @@ std::vector<CheckpointFolder> list_checkpoints(const std::string& output_dir) {
     if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
     CheckpointFolder f{e.path().string(), name};
     try {
-      if (checkpoint_weight_files(f.path).empty()) continue;
-    } catch (const Error&) {
-      continue;  // an index naming missing files: incomplete (e.g. an interrupted foreign save)
+      if (checkpoint_weight_files(f.path).empty()) {
+        log_info(str("WARNING: skipping ", f.path, ": it holds no weight files"));
+        continue;
+      }
+    } catch (const Error& err) {
+      // An index naming missing files: incomplete (e.g. an interrupted foreign save).
+      log_info(str("WARNING: skipping ", f.path, ": ", err.what()));
+      continue;
     }
     fs::path state = e.path() / kRecipeStateFile;
     if (fs::is_regular_file(state)) {
@@ -566,8 +702,11 @@ std::vector<CheckpointFolder> list_checkpoints(const std::string& output_dir) {
         f.resumable = v.is_dict();
         if (const PickleValue* g = v.find("global_step"); g && g->is_int()) f.global_step = g->to_int();
         if (const PickleValue* n = v.find("epochs_run"); n && n->is_int()) f.epochs_run = n->to_int();
-      } catch (const Error&) {
+        if (const PickleValue* t = v.find(kSavedAtKey); t && t->is_int()) f.saved_at_ns = t->to_int();
+      } catch (const Error& err) {
         f.resumable = false;
+        log_info(str("WARNING: ", state.string(), " cannot be read (", err.what(),
+                     "); that folder is not taken for resuming"));
       }
     }
     out.push_back(std::move(f));
@@ -577,6 +716,7 @@ std::vector<CheckpointFolder> list_checkpoints(const std::string& output_dir) {
   };
   std::sort(out.begin(), out.end(), [&](const CheckpointFolder& a, const CheckpointFolder& b) {
     if (a.resumable != b.resumable) return !a.resumable;
+    if (a.resumable && a.saved_at_ns != b.saved_at_ns) return a.saved_at_ns < b.saved_at_ns;
     if (a.resumable && a.global_step != b.global_step) return a.global_step < b.global_step;
     if (a.resumable && a.epochs_run != b.epochs_run) return a.epochs_run < b.epochs_run;
     if (a.name[0] != b.name[0]) return a.name[0] == 's';  // step_N before epoch_N (same position)

@@ -175,9 +175,13 @@ struct CheckpointFolder {
   bool resumable = false;        // holds its own recipe_state.pt
   int64_t global_step = -1;      // from that recipe state, when recorded
   int64_t epochs_run = -1;
+  int64_t saved_at_ns = -1;      // when we saved it (absent in folders torchtune wrote)
 };
 // The complete epoch_N / step_N folders of `output_dir` (hidden staging folders never
-// count), oldest first: resumable ones by recorded position, then the others by name.
+// count), oldest first: non-resumable ones by name, then resumable ones by save time (a
+// rerun into the same output_dir, or a run resumed from an earlier checkpoint, makes newer
+// checkpoints at lower steps), folders without a save time before the others by position.
+// Folders skipped as incomplete or unreadable are reported on stderr.
 std::vector<CheckpointFolder> list_checkpoints(const std::string& output_dir);
 // The weight files of a checkpoint folder, sorted: those its index json names, else every
 // .safetensors/.bin/.pt/.pth file but recipe_state.pt. Missing indexed files are an error.

@@ -40,7 +40,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 std::vector<JsonRecord> load_csv_file(const std::string& path) {
-  const std::string text = read_all(path);
+  std::string text = read_all(path);
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 byte-order mark, as pandas drops it
   // Rows of fields, each row with the line it starts on.
   std::vector<std::pair<int64_t, std::vector<std::string>>> rows;
   std::vector<std::string> row;
@@ -169,6 +170,21 @@ std::vector<std::string> hub_cache_files(const std::string& repo_id, const std::
       other = true;
   }
   std::sort(files.begin(), files.end());
+  // The train split only, by Hugging Face's file-name convention ("train" in the name or
+  // folder); without such files, everything not named as another split.
+  auto named = [&](const std::string& f, std::initializer_list<const char*> words) {
+    const std::string rel = fs::path(f).lexically_relative(snapshot).string();
+    for (const char* w : words)
+      if (rel.find(w) != std::string::npos) return true;
+    return false;
+  };
+  std::vector<std::string> train;
+  for (const auto& f : files)
+    if (named(f, {"train"})) train.push_back(f);
+  if (train.empty())
+    for (const auto& f : files)
+      if (!named(f, {"test", "valid", "dev", "eval"})) train.push_back(f);
+  files = train;
   // Repo metadata is not data.
   files.erase(std::remove_if(files.begin(), files.end(),
                              [](const std::string& f) { return fs::path(f).filename() == "dataset_infos.json"; }),

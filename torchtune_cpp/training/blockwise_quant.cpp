@@ -61,15 +61,16 @@ BlockwiseQuantized quantize_blockwise(const at::Tensor& x, const at::Tensor& map
 }
 
 at::Tensor dequantize_blockwise(const at::Tensor& codes, const at::Tensor& absmax, const at::Tensor& map,
-                                at::IntArrayRef sizes) {
+                                at::IntArrayRef sizes, int64_t block) {
   const int64_t numel = codes.numel();
   const int64_t blocks = absmax.numel();
   at::Tensor out = at::empty({numel}, codes.options().dtype(at::kFloat));
-  for (int64_t b0 = 0; b0 < blocks; b0 += kBlocksPerPass) {
-    const int64_t b1 = std::min(blocks, b0 + kBlocksPerPass);
-    const int64_t e0 = b0 * kQuantBlock, e1 = std::min(numel, b1 * kQuantBlock);
-    at::Tensor values = map.index_select(0, codes.slice(0, e0, e1).to(at::kInt));
-    at::Tensor padded = at::constant_pad_nd(values, {0, (b1 - b0) * kQuantBlock - (e1 - e0)}).view({b1 - b0, kQuantBlock});
+  const int64_t per_pass = std::max<int64_t>(1, kBlocksPerPass * kQuantBlock / block);
+  for (int64_t b0 = 0; b0 < blocks; b0 += per_pass) {
+    const int64_t b1 = std::min(blocks, b0 + per_pass);
+    const int64_t e0 = b0 * block, e1 = std::min(numel, b1 * block);
+    at::Tensor values = map.index_select(0, codes.reshape(-1).slice(0, e0, e1).to(at::kInt));
+    at::Tensor padded = at::constant_pad_nd(values, {0, (b1 - b0) * block - (e1 - e0)}).view({b1 - b0, block});
     out.slice(0, e0, e1).copy_((padded * absmax.slice(0, b0, b1).unsqueeze(1)).view(-1).slice(0, 0, e1 - e0));
   }
   return out.view(sizes);

@@ -28,8 +28,9 @@ struct BlockwiseQuantized {
 // x (any shape, floating) -> codes and per-block absmax, on x's device.
 BlockwiseQuantized quantize_blockwise(const at::Tensor& x, const at::Tensor& map);
 
-// Back to fp32 with `sizes`: codes [numel], absmax [blocks] -> [sizes...].
+// Back to fp32 with `sizes`: codes [numel], absmax [blocks] -> [sizes...]. `block` other than
+// kQuantBlock reads state quantized elsewhere (bitsandbytes uses smaller blocks).
 at::Tensor dequantize_blockwise(const at::Tensor& codes, const at::Tensor& absmax, const at::Tensor& map,
-                                at::IntArrayRef sizes);
+                                at::IntArrayRef sizes, int64_t block = kQuantBlock);
 
 }  // namespace tt

@@ -424,7 +424,21 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
         const at::Tensor& codes = t->to_tensor();
         TT_CHECK(codes.scalar_type() == at::kByte && codes.numel() == p.numel(), where, "8-bit optimizer state '",
                  bnb_name, "' of ", pname, " must hold one uint8 code per parameter element");
-        return {codes, a->to_tensor()};
+        // The block size follows from the number of scales; the code book is the one saved
+        // with the state (bitsandbytes' differs from ours). Anything but our own layout is
+        // read back to fp32 here and re-quantized below if this optimizer keeps 8-bit state.
+        const at::Tensor& absmax = a->to_tensor();
+        int64_t block = 0;
+        for (int64_t b : {kQuantBlock, int64_t{4096}, int64_t{1024}, int64_t{512}, int64_t{256}, int64_t{128},
+                          int64_t{64}})
+          if (block == 0 && (p.numel() + b - 1) / b == absmax.numel()) block = b;
+        TT_CHECK(block > 0, where, "8-bit optimizer state of ", pname, " has ", absmax.numel(),
+                 " block scales, which fit no block size for ", p.numel(), " elements");
+        const char* qmap_name = is_signed ? "qmap1" : "qmap2";
+        const at::Tensor ours = dynamic_quant_map(is_signed, at::kCPU);
+        const at::Tensor map = entry.find(qmap_name) ? entry.at(qmap_name).to_tensor().to(at::kFloat) : ours;
+        if (block == kQuantBlock && map.sizes() == ours.sizes() && at::equal(map, ours)) return {codes, absmax};
+        return {dequantize_blockwise(codes, absmax.to(at::kFloat), map, p.sizes(), block), at::Tensor()};
       };
       auto [m_t, m_absmax] = moment("exp_avg", "state1", "absmax1", true);
       auto [v_t, v_absmax] = moment("exp_avg_sq", "state2", "absmax2", false);

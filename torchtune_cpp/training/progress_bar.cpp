@@ -64,6 +64,14 @@ void ProgressBar::update(int64_t n, const std::string& description) {
   open_ = true;
 }
 
+void ProgressBar::clear() {
+  if (enabled_ && open_) {
+    std::fprintf(out_, "\r\033[K");
+    std::fflush(out_);
+    open_ = false;
+  }
+}
+
 void ProgressBar::close() {
   if (enabled_ && open_) {
     std::fprintf(out_, "\n");

@@ -24,6 +24,9 @@ class ProgressBar {
   void update(int64_t n, const std::string& description);
   // Ends the line (the bar stays visible).
   void close();
+  // Wipes the bar from its line so other output can be printed there; the next update()
+  // draws it again.
+  void clear();
 
   // The text update() draws, for a given elapsed time; exposed for tests.
   std::string render(int64_t n, const std::string& description, double elapsed_s) const;
