@@ -159,7 +159,8 @@ void recover_interrupted_saves(const std::string& output_dir) {
   }
 }
 
-// torchtune's ModelType enum names; only LLAMA2 has conversions here.
+// torchtune's ModelType enum names; LLAMA2, and LLAMA3 / MISTRAL (torchtune converts them with
+// the same hf_to_tune), have conversions here.
 void check_model_type(const std::string& model_type) {
   static const std::vector<std::string> kNames = {
       "GEMMA",     "GEMMA2", "LLAMA2", "LLAMA3", "LLAMA3_2",  "LLAMA3_VISION", "MISTRAL",
@@ -170,8 +171,10 @@ void check_model_type(const std::string& model_type) {
            "checkpointer.model_type", "'", model_type,
            "' is not a torchtune ModelType; use the enum name, one of: ", names);
   TT_CHECK(
-      model_type == "LLAMA2", "checkpointer.model_type", "model_type ", model_type,
-      " is not supported by torchtune_cpp, which converts Llama2 checkpoints only; use LLAMA2");
+      model_type == "LLAMA2" || model_type == "LLAMA3" || model_type == "MISTRAL", "checkpointer.model_type",
+      "model_type ", model_type,
+      " is not supported by torchtune_cpp; its checkpointers convert LLAMA2 (and LLAMA3 / MISTRAL, whose "
+      "Hugging Face keys and q/k permutation are Llama2's) checkpoints");
 }
 
 std::string zfill(const std::string& s, size_t width) {
