@@ -208,7 +208,6 @@ TEST_F(Cli, RunErrors) {
       {"run " + echo + " --config " + cfg + " a=b=c", "must be in the form of key=value"},
       {"run " + echo + " --config /nonexistent.yaml", "/nonexistent.yaml: cannot open the config file"},
       {"run full_finetune_singel_device --config x", "Did you mean 'full_finetune_single_device'?"},
-      {"run full_finetune_distributed --config x", "the distributed recipe is not available yet"},
       {"run --nproc_per_node 2 full_finetune_single_device --config " + cfg,
        "Recipe full_finetune_single_device does not support distributed training"},
       {"run --nproc_per_node 2 --node_rank 1 " + echo + " --config " + cfg, "node rank 1 is not below --nnodes 1"},

@@ -3,7 +3,9 @@ torchtune would (torch.load with weights_only=True), checks torchtune's keys com
 its order, and that torch.optim.AdamW accepts the optimizer state for the folder's weights
 and can step with it.
 
-usage: check_recipe_state.py <checkpoint folder with recipe_state.pt and HF safetensors>
+usage: check_recipe_state.py <checkpoint folder with recipe_state.pt and HF safetensors> [--named]
+  --named: the optimizer state must be in torchtune's distributed layout, keyed by the
+           parameters' torchtune names ("layers.0.attn.q_proj.weight").
 """
 import glob
 import os
@@ -29,7 +31,11 @@ assert n == len(weights), (n, len(weights))
 state_shapes = sorted(tuple(s["exp_avg"].shape) for s in opt["state"].values())
 weight_shapes = sorted(tuple(w.shape) for w in weights.values())
 assert state_shapes == weight_shapes, (state_shapes, weight_shapes)
-params = [torch.nn.Parameter(torch.zeros(s["exp_avg"].shape)) for _, s in sorted(opt["state"].items())]
+ids = opt["param_groups"][0]["params"]
+if "--named" in sys.argv[2:]:
+    assert ids[0] == "tok_embeddings.weight" and ids[-1] == "output.weight", ids
+    assert all(isinstance(i, str) for i in ids) and list(opt["state"]) == ids, list(opt["state"])[:3]
+params = [torch.nn.Parameter(torch.zeros(opt["state"][i]["exp_avg"].shape)) for i in ids]
 adamw = torch.optim.AdamW(params)
 adamw.load_state_dict(opt)
 for p in params:

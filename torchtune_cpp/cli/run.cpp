@@ -95,9 +95,6 @@ int cmd_run(const Args& args) {
              "Recipe ", recipe, " does not support distributed training.Please run without "
              "torchrun commands.");
     auto found = recipe_executable(target);
-    TT_CHECK(found.has_value() || target != "full_finetune_distributed", "tune run " + recipe,
-             "the distributed recipe is not available yet; train on one device with "
-             "full_finetune_single_device (the same configs run there)");
     TT_CHECK(found.has_value(), "tune run " + recipe, "the recipe '", target,
              "' is not built in this installation (looked next to `tune` in recipes/ and in "
              "../libexec/torchtune_cpp/); rebuild torchtune_cpp with its recipes");

@@ -181,6 +181,10 @@ struct HookBoundary : torch::autograd::Function<HookBoundary> {
 
 }  // namespace
 
+void begin_model_forward(const LayerWrapper& wrapper) {
+  for (const auto& h : wrapper.hooks) h->before_model_forward();
+}
+
 at::Tensor run_layer(const LayerWrapper& wrapper, int64_t index, const at::Tensor& x,
                      const std::vector<at::Tensor>& weights, const LayerFn& fn) {
   const bool grad = at::GradMode::is_enabled();

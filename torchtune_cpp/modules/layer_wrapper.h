@@ -20,6 +20,9 @@ namespace tt {
 class LayerHooks {
  public:
   virtual ~LayerHooks() = default;
+  // Once per forward, before anything reads a parameter (sharding gathers the parameters
+  // outside the layers: embedding, final norm, output projection).
+  virtual void before_model_forward() {}
   virtual void before_forward(int64_t layer) {}
   virtual void after_forward(int64_t layer) {}
   virtual void before_backward(int64_t layer) {}
@@ -41,6 +44,9 @@ struct LayerWrapper {
 
 // The layer's maths: x [B, T, D] -> [B, T, D], reading its weights itself.
 using LayerFn = std::function<at::Tensor(const at::Tensor& x)>;
+
+// Fires every hook's before_model_forward().
+void begin_model_forward(const LayerWrapper& wrapper);
 
 // Runs layer `index` on x [B, T, D] -> [B, T, D] under the wrapper's policy. `weights` are
 // the tensors the layer reads (gradients flow to them in both modes).

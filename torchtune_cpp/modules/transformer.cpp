@@ -32,8 +32,9 @@ std::vector<std::pair<const char*, at::Tensor*>> layer_slots(DecoderLayer& l) {
           {"mlp_norm.scale", &l.mlp_norm}};
 }
 
-// Every parameter slot of the model, in state-dict order.
-std::vector<std::pair<std::string, at::Tensor*>> all_slots(TransformerDecoder& m) {
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor*>> parameter_slots(TransformerDecoder& m) {
   std::vector<std::pair<std::string, at::Tensor*>> out{{"tok_embeddings.weight", &m.tok_embeddings}};
   for (size_t i = 0; i < m.layers.size(); ++i)
     for (auto& [suffix, t] : layer_slots(m.layers[i])) out.emplace_back(layer_key(i, suffix), t);
@@ -41,8 +42,6 @@ std::vector<std::pair<std::string, at::Tensor*>> all_slots(TransformerDecoder& m
   out.emplace_back("output.weight", &m.output);
   return out;
 }
-
-}  // namespace
 
 std::shared_ptr<TransformerDecoder> make_decoder(const DecoderArgs& a, at::ScalarType dtype) {
   TT_CHECK(a.num_heads > 0 && a.embed_dim % a.num_heads == 0, "model.embed_dim",
@@ -78,7 +77,7 @@ std::shared_ptr<TransformerDecoder> make_decoder(const DecoderArgs& a, at::Scala
 
 StateDict named_parameters(TransformerDecoder& model) {
   StateDict out;
-  for (auto& [key, t] : all_slots(model)) out.emplace_back(key, *t);
+  for (auto& [key, t] : parameter_slots(model)) out.emplace_back(key, *t);
   return out;
 }
 
@@ -91,7 +90,7 @@ StateDict layer_parameters(TransformerDecoder& model, int64_t layer) {
 
 int64_t num_parameters(TransformerDecoder& model) {
   int64_t n = 0;
-  for (auto& [key, t] : all_slots(model)) n += t->numel();
+  for (auto& [key, t] : parameter_slots(model)) n += t->numel();
   return n;
 }
 
@@ -125,7 +124,7 @@ void materialize(TransformerDecoder& model, at::Device device, at::ScalarType dt
                  const StateDict* source, const InitFn& init) {
   at::NoGradGuard no_grad;
   auto opts = at::TensorOptions().device(device).dtype(dtype);
-  for (auto& [key, slot] : all_slots(model)) {
+  for (auto& [key, slot] : parameter_slots(model)) {
     at::Tensor t = at::empty(slot->sizes(), opts);
     const at::Tensor* from = source ? find_tensor(*source, key) : nullptr;
     if (from != nullptr) {
@@ -151,7 +150,7 @@ void check_state_dict(TransformerDecoder& model, const StateDict& sd, bool stric
   for (const auto& [key, t] : sd) by_key[key] = &t;
   std::set<std::string> seen;
   std::vector<std::string> problems;
-  for (auto& [key, slot] : all_slots(model)) {
+  for (auto& [key, slot] : parameter_slots(model)) {
     auto it = by_key.find(key);
     if (it == by_key.end()) {
       if (strict) problems.push_back("missing key " + key);
@@ -178,7 +177,7 @@ void check_state_dict(TransformerDecoder& model, const StateDict& sd, bool stric
 void load_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict) {
   at::NoGradGuard no_grad;
   check_state_dict(model, sd, strict);
-  for (auto& [key, slot] : all_slots(model))
+  for (auto& [key, slot] : parameter_slots(model))
     if (const at::Tensor* from = find_tensor(sd, key)) slot->copy_(*from);
 }
 
@@ -188,7 +187,7 @@ void materialize_from(TransformerDecoder& model, at::Device device, at::ScalarTy
   for (auto& [key, t] : source) by_key[key] = &t;
   at::NoGradGuard no_grad;
   auto opts = at::TensorOptions().device(device).dtype(dtype);
-  for (auto& [key, slot] : all_slots(model)) {
+  for (auto& [key, slot] : parameter_slots(model)) {
     at::Tensor& from = *by_key.at(key);
     at::Tensor t = at::empty(slot->sizes(), opts);
     t.copy_(from);
@@ -207,6 +206,7 @@ at::Tensor hidden_states(TransformerDecoder& model, const ForwardInputs& in) {
   TT_CHECK(model.tok_embeddings.device().type() != at::kMeta, "model",
            "the model has not been materialised (its weights are still on the meta device)");
   AttentionShape shape{a.num_heads, a.num_kv_heads, a.head_dim()};
+  begin_model_forward(model.wrapper);
   at::Tensor h = at::embedding(model.tok_embeddings, in.tokens);  // [B, T, D]
   for (int64_t i = 0; i < a.num_layers; ++i) {
     DecoderLayer& l = model.layers[i];

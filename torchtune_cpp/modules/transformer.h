@@ -68,6 +68,9 @@ StateDict named_parameters(TransformerDecoder& model);
 // The parameters of one decoder layer, keyed as in the state dict ("layers.3.attn.q_proj.weight").
 StateDict layer_parameters(TransformerDecoder& model, int64_t layer);
 int64_t num_parameters(TransformerDecoder& model);
+// Every parameter slot of the model in state-dict order, for code that replaces the tensors
+// themselves (materialisation, sharding).
+std::vector<std::pair<std::string, at::Tensor*>> parameter_slots(TransformerDecoder& model);
 // Training FLOPs per token for sequences of `seq_len` tokens: 6 per parameter outside the
 // input embedding (forward and backward matmuls) plus attention's 12 L H Q T, as in the
 // PaLM / nanoGPT MFU accounting (activation recomputation not counted).

@@ -1,0 +1,596 @@
+// full_finetune_distributed: full fine-tuning of a Llama2-family model on several processes
+// (GPUs, or CPU processes with Gloo), the counterpart of torchtune's
+// recipes/full_finetune_distributed.py, reading the same config. Started by `tune run
+// --nproc_per_node G [--nnodes N ...]`, torchrun, mpirun or srun (distributed/environment.h).
+//
+// What differs from full_finetune_single_device:
+//   - one process per device (cuda:LOCAL_RANK, or the CPU), joined in a c10d process group
+//     (NCCL / Gloo); process_group_timeout_seconds bounds every collective, so a dead rank
+//     stops the others instead of hanging them
+//   - the model is built on the meta device and fully sharded (distributed/fully_shard.h):
+//     parameters, gradients and optimizer state are 1/W per rank; fsdp_reshard_after_forward
+//     and fsdp_cpu_offload as in torchtune
+//   - each rank reads its slice of every batch (DistributedSampler), token counts and losses
+//     are summed over ranks: the run computes what one process would with W times the batch
+//   - every rank loads the checkpoint and keeps its slices; rank 0 writes the checkpoints,
+//     gathered unit by unit, in the input's format, with the optimizer state in torchtune's
+//     distributed layout (keyed by parameter name); resuming works from any rank count
+//   - SIGTERM / SIGINT on any rank: all ranks agree at the next step boundary, save, stop
+//   - the seed of rank r is seed + r, as torchtune; rank 0 logs
+//
+//   tune run --nproc_per_node 8 full_finetune_distributed --config llama2/7B_full [key=value ...]
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <future>
+#include <iostream>
+#include <random>
+
+#if defined(TT_WITH_CUDA)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+// ---- configuration and components
+#include "torchtune_cpp/cli/recipe_registry.h"
+#include "torchtune_cpp/components.h"
+#include "torchtune_cpp/config/config.h"
+#include "torchtune_cpp/config/parse.h"
+#include "torchtune_cpp/config/registry.h"
+#include "torchtune_cpp/config/validate.h"
+// ---- model, data, training
+#include "torchtune_cpp/checkpointing/checkpointer.h"
+#include "torchtune_cpp/checkpointing/optimizer_state.h"
+#include "torchtune_cpp/data/collate.h"
+#include "torchtune_cpp/data/concat.h"
+#include "torchtune_cpp/data/sampler.h"
+#include "torchtune_cpp/data/sft.h"
+#include "torchtune_cpp/distributed/environment.h"
+#include "torchtune_cpp/distributed/fully_shard.h"
+#include "torchtune_cpp/distributed/process_group.h"
+#include "torchtune_cpp/models/llama2/model_builders.h"
+#include "torchtune_cpp/models/llama2/tokenizer.h"
+#include "torchtune_cpp/modules/loss.h"
+#include "torchtune_cpp/modules/transformer.h"
+#include "torchtune_cpp/training/lr_schedulers.h"
+#include "torchtune_cpp/training/metric_logging.h"
+#include "torchtune_cpp/training/optimizer.h"
+#include "torchtune_cpp/training/precision.h"
+#include "torchtune_cpp/training/progress_bar.h"
+#include "torchtune_cpp/training/profiler.h"
+#include "torchtune_cpp/utils/check.h"
+
+namespace {
+
+using tt::config::Config;
+using tt::config::Node;
+using tt::config::instantiate;
+
+constexpr const char* kRecipe = "full_finetune_distributed";
+// The MFU denominator: H100 SXM dense bf16 tensor-core peak (as benchmarks/harness.h).
+constexpr double kPeakFlops = 989e12;
+
+// Everything besides the model and optimizer that the run's position consists of.
+struct RecipeState {
+  int64_t seed = 0;
+  int64_t epochs_run = 0;
+  int64_t total_epochs = 1;
+  std::optional<int64_t> max_steps_per_epoch;
+  int64_t global_step = 0;
+  int64_t batches_in_epoch = 0;  // micro-batches of epoch `epochs_run` already trained on
+};
+
+// Set by SIGTERM/SIGINT; the loop saves and stops at the next optimizer step.
+std::atomic<int> g_stop_signal{0};
+void on_stop_signal(int sig) {
+  if (g_stop_signal.exchange(sig) != 0) {  // a second signal: stop now
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+
+Node call_kwargs(std::initializer_list<std::pair<const char*, std::string>> kv) {
+  Node n = Node::map();
+  for (const auto& [k, v] : kv) n.set(k, Node::scalar(v));
+  return n;
+}
+
+class FullFinetuneRecipeDistributed {
+ public:
+  explicit FullFinetuneRecipeDistributed(const Config& cfg)
+      : cfg_(cfg), env_(tt::distributed::read_distributed_env()), device_(at::kCPU) {
+    std::string device = cfg.get_string("device");
+    TT_CHECK(device == "cpu" || device == "cuda", cfg.where("device"),
+             "use cpu or cuda (each process takes cuda:LOCAL_RANK)");
+    // One GPU per process, as torchtune's set_device.
+    device_ = device == "cuda" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env_.local_rank))
+                               : at::Device(at::kCPU);
+    dtype_ = tt::training_dtype(cfg.has("dtype") ? std::optional<std::string>(cfg.get_string("dtype"))
+                                                 : std::nullopt,
+                                device_, cfg.where("dtype"));
+    resume_ = cfg.get_bool("resume_from_checkpoint");
+    TT_CHECK(!cfg.get_bool_or("optimizer_in_bwd", false), cfg.where("optimizer_in_bwd"),
+             "optimizer_in_bwd is not supported by full_finetune_distributed in torchtune_cpp (sharding ",
+             "already divides the optimizer state by the number of ranks); set it to False");
+    TT_CHECK(!cfg.has("tensor_parallel_plan"), cfg.where("tensor_parallel_plan"),
+             "tensor parallelism is not supported; remove the key");
+    TT_CHECK(cfg.get_int_or("tensor_parallel_dim", 1) == 1, cfg.where("tensor_parallel_dim"),
+             "tensor parallelism is not supported; set tensor_parallel_dim: 1");
+    if (cfg.get_bool_or("enable_async_checkpointing", false))
+      std::cerr << "WARNING: enable_async_checkpointing has no effect in torchtune_cpp; checkpoints are written "
+                   "synchronously by rank 0\n";
+    shard_options_.reshard_after_forward = cfg.get_bool_or("fsdp_reshard_after_forward", true);
+    shard_options_.cpu_offload = cfg.get_bool_or("fsdp_cpu_offload", false);
+    const int64_t timeout = cfg.get_int_or("process_group_timeout_seconds", 600);
+    TT_CHECK(timeout >= 1, cfg.where("process_group_timeout_seconds"), "must be at least 1 (seconds)");
+    pg_options_.timeout = std::chrono::seconds(timeout);
+    activation_checkpointing_ = cfg.get_bool_or("enable_activation_checkpointing", false);
+    activation_offloading_ = cfg.get_bool_or("enable_activation_offloading", false);
+    if (activation_offloading_) {
+      TT_CHECK(device_.is_cuda(), cfg.where("enable_activation_offloading"),
+               "enable_activation_offloading should only be True when training on CUDA");
+      TT_CHECK(activation_checkpointing_, cfg.where("enable_activation_offloading"),
+               "enable_activation_offloading should only be True when enable_activation_checkpointing is True");
+    }
+    if (cfg.get_bool("compile")) std::cout << "compile: True has no effect in torchtune_cpp\n";
+    // torchtune's collate choice: padded_collate_sft unless the dataset is packed (then
+    // padded_collate_packed, whatever collate_fn says).
+    const std::string collate = cfg.has("collate_fn") ? cfg.get_string("collate_fn") : "torchtune.data.padded_collate_sft";
+    TT_CHECK(collate.find("left_pad_sequence") == std::string::npos, cfg.where("collate_fn"),
+             "left_pad_sequence collator is only for inference.");
+    TT_CHECK(collate == "torchtune.data.padded_collate_sft" || collate == "torchtune.data.padded_collate_packed",
+             cfg.where("collate_fn"), "'", collate, "' is not a collate function torchtune_cpp provides; use ",
+             "torchtune.data.padded_collate_sft (packed datasets use torchtune.data.padded_collate_packed)");
+    grad_accum_ = cfg.get_int("gradient_accumulation_steps");
+    TT_CHECK(grad_accum_ >= 1, cfg.where("gradient_accumulation_steps"), "must be >= 1");
+    batch_size_ = cfg.get_int("batch_size");
+    TT_CHECK(batch_size_ >= 1, cfg.where("batch_size"), "must be >= 1");
+    log_every_ = cfg.get_int_or("log_every_n_steps", 1);
+    log_peak_memory_ = cfg.get_bool_or("log_peak_memory_stats", false);
+    clip_grad_norm_ = cfg.get_optional_double("clip_grad_norm");
+    save_every_ = cfg.get_optional_int("save_every_n_steps");
+    TT_CHECK(!save_every_ || *save_every_ >= 1, cfg.where("save_every_n_steps"),
+             "must be at least 1, or null to save at epoch ends only");
+    state_.total_epochs = cfg.get_int("epochs");
+    state_.max_steps_per_epoch = cfg.get_optional_int("max_steps_per_epoch");
+    // A null seed is drawn at random, as torchtune does (rank 0's, below), and recorded.
+    state_.seed = cfg.has("seed") ? cfg.get_int("seed") : static_cast<int64_t>(std::random_device{}() >> 1);
+  }
+
+  // Joins the process group; before setup so that every later step can agree across ranks.
+  bool is_rank_zero() const { return rank0_; }
+
+  void init_distributed() {
+    pg_ = std::make_shared<tt::distributed::ProcessGroup>(env_, device_, pg_options_);
+    rank0_ = pg_->rank() == 0;
+    if (!cfg_.has("seed")) state_.seed = static_cast<int64_t>(pg_->sum(rank0_ ? static_cast<double>(state_.seed) : 0.0));
+    if (rank0_)
+      std::cout << "Distributed: " << pg_->world_size() << " processes (" << pg_->backend_name() << ", launched by "
+                << env_.launcher << "), " << device_.str() << " on rank 0\n";
+  }
+
+  void setup() {
+    // torchtune's per-rank seed: seed + rank.
+    at::manual_seed(static_cast<uint64_t>(state_.seed + pg_->rank()));
+    // Data first: a bad dataset stops the run before anything is written to output_dir.
+    tokenizer_ = instantiate<tt::llama2::TokenizerPtr>(cfg_, "tokenizer", Node::map());
+    dataset_ = setup_data();
+    if (rank0_) {
+      logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
+      logger_->log_config(cfg_);
+    }
+    // Rank 0 first: its checkpointer clears what an interrupted save left in output_dir.
+    auto make_checkpointer = [&] {
+      checkpointer_ = instantiate<tt::CheckpointerPtr>(
+          cfg_, "checkpointer", call_kwargs({{"should_load_recipe_state", resume_ ? "True" : "False"}}));
+    };
+    if (rank0_) make_checkpointer();
+    pg_->barrier();
+    if (!rank0_) make_checkpointer();
+    // Every rank reads the checkpoint (memory-mapped where the format allows) and keeps its slices.
+    tt::CheckpointDict ckpt = checkpointer_->load_checkpoint();
+    if (resume_) update_recipe_state(*ckpt.recipe_state);
+    setup_model(std::move(ckpt.model));
+    optimizer_ = instantiate<tt::OptimizerPtr, tt::StateDict>(cfg_, "optimizer", Node::map(),
+                                                              sharded_->sharded_parameters());
+    TT_CHECK(optimizer_->options().state_bits == 32, cfg_.where("optimizer"),
+             "8-bit optimizer state is not supported by the distributed recipe; use torch.optim.AdamW or "
+             "bitsandbytes.optim.PagedAdamW");
+    if (resume_) {
+      // Any of torchtune's layouts (single device, distributed, in-backward) is accepted.
+      const std::string where = *checkpointer_->recipe_checkpoint_path();
+      tt::NamedOptimizerState full =
+          tt::to_named_optimizer_state(ckpt.recipe_state->at("optimizer"), param_names(), where);
+      optimizer_->load_state_dict(
+          tt::from_named_optimizer_state(sharded_->shard_optimizer_state(full, where), tt::OptimizerLayout::kIndexed,
+                                         sharded_->unit_names()),
+          where);
+    }
+    ckpt.recipe_state.reset();
+    loss_ = instantiate<tt::LossSpec>(cfg_, "loss", Node::map());
+    // Each rank's share of the samples (DistributedSampler pads to a multiple of the ranks).
+    const int64_t per_rank = (static_cast<int64_t>(dataset_->size()) + pg_->world_size() - 1) / pg_->world_size();
+    const int64_t batches = per_rank / batch_size_;
+    steps_per_epoch_ = batches / grad_accum_;
+    if (state_.max_steps_per_epoch && *state_.max_steps_per_epoch < steps_per_epoch_)
+      steps_per_epoch_ = *state_.max_steps_per_epoch;
+    // torchtune's recipe_state.pt has no step count: it is implied by whole epochs.
+    if (resume_ && !resumed_global_step_) state_.global_step = state_.epochs_run * steps_per_epoch_;
+    if (resume_ && rank0_)
+      std::cout << "Resuming from " << *checkpointer_->resume_folder() << " at epoch " << state_.epochs_run + 1
+                << ", global step " << state_.global_step << ", micro-batch " << state_.batches_in_epoch << "\n";
+    TT_CHECK(steps_per_epoch_ > 0, cfg_.where("batch_size"), "the dataset's ", dataset_->size(),
+             " samples make no full optimizer step with batch_size ", batch_size_,
+             " and gradient_accumulation_steps ", grad_accum_, "; lower them");
+    if (cfg_.has("lr_scheduler")) {
+      scheduler_ = instantiate<tt::LRSchedulerPtr, tt::OptimizerPtr>(
+          cfg_, "lr_scheduler",
+          call_kwargs({{"num_training_steps", std::to_string(state_.total_epochs * steps_per_epoch_)},
+                       {"last_epoch", std::to_string(state_.global_step - 1)}}),
+          optimizer_);
+    }
+    // Rank 0 profiles (its trace stands for every rank: they run the same steps).
+    profiler_ = cfg_.has("profiler") && rank0_ ? instantiate<tt::ProfilerPtr>(cfg_, "profiler", Node::map())
+                                               : std::make_shared<tt::Profiler>(tt::ProfilerOptions{});
+    if (rank0_)
+      std::cout << "Model has " << tt::num_parameters(*model_) << " parameters, sharded over " << pg_->world_size()
+                << " ranks; " << dataset_->size() << " samples, " << steps_per_epoch_ << " optimizer steps per epoch\n";
+  }
+
+  void train() {
+    at::Tensor running_loss = at::zeros({}, at::TensorOptions().device(device_).dtype(at::kFloat));
+    int64_t num_tokens = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGINT, on_stop_signal);
+    double data_wait = 0.0;
+    int64_t processed_tokens = 0;
+    tt::ProgressBar bar(rank0_ ? state_.total_epochs * steps_per_epoch_ : 0, state_.global_step);
+    for (int64_t epoch = state_.epochs_run; epoch < state_.total_epochs; ++epoch) {
+      // torchtune's DistributedSampler: seed 0, reshuffled by epoch, every W-th sample from this rank.
+      auto order = tt::data::distributed_sampler_indices(
+          dataset_->size(), epoch, {pg_->world_size(), pg_->rank(), cfg_.get_bool("shuffle"), 0, false});
+      auto batches = tt::data::batch_indices(order, batch_size_);
+      auto in_epoch = [&](size_t idx) {
+        return idx < batches.size() &&
+               !(state_.max_steps_per_epoch && static_cast<int64_t>(idx) / grad_accum_ == *state_.max_steps_per_epoch);
+      };
+      // The next micro-batch is read, tokenized and collated on a worker thread while the
+      // current one trains.
+      std::future<Batch> next;
+      auto prefetch = [&](size_t idx) {
+        if (in_epoch(idx))
+          next = std::async(std::launch::async, [this, ids = batches[idx]] { return prepare_batch(ids); });
+      };
+      // A resumed run starts where the checkpoint was taken, without touching earlier samples.
+      prefetch(static_cast<size_t>(state_.batches_in_epoch));
+      for (size_t idx = static_cast<size_t>(state_.batches_in_epoch); in_epoch(idx); ++idx) {
+        auto data_start = std::chrono::steady_clock::now();
+        Batch cpu_batch = next.get();
+        prefetch(idx + 1);
+        auto [tokens, labels, input_pos, mask] = to_device(std::move(cpu_batch));
+        data_wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
+        seq_len_ = tokens.size(1);
+        processed_tokens += tokens.numel();
+        // Tokens counted on the unshifted labels, as torchtune counts them.
+        const int64_t n = (labels != tt::kIgnoreIndex).sum().item<int64_t>();
+        num_tokens += n;
+        at::Tensor shifted = at::cat({labels.slice(1, 1), at::full({labels.size(0), 1}, tt::kIgnoreIndex,
+                                                                   labels.options())}, 1);
+        at::Tensor loss = loss_step({tokens, mask, input_pos}, shifted);
+        at::Tensor current = loss * n;
+        running_loss += current.detach();
+        current.backward();
+        // The profiler steps after every micro-batch, as in torchtune's single-device recipe.
+        if ((static_cast<int64_t>(idx) + 1) % grad_accum_ != 0) {
+          profiler_->step();
+          continue;
+        }
+
+        // Gradients are summed over ranks by the reduce-scatters; the loss and token count
+        // are summed here, with whether any rank was asked to stop, in one collective.
+        sharded_->finish_backward();
+        at::Tensor totals = at::stack({running_loss.to(at::kDouble).reshape({}),
+                                       at::scalar_tensor(static_cast<double>(num_tokens), at::kDouble).to(device_),
+                                       at::scalar_tensor(g_stop_signal.load() != 0 ? 1.0 : 0.0, at::kDouble).to(device_)});
+        pg_->all_reduce(totals);
+        totals = totals.cpu();
+        const double global_loss = totals[0].item<double>();
+        num_tokens = static_cast<int64_t>(totals[1].item<double>());
+        const bool stop = totals[2].item<double>() > 0;
+        std::optional<double> grad_norm;
+        scale_grads(1.0 / static_cast<double>(num_tokens));
+        if (clip_grad_norm_) grad_norm = sharded_->clip_grad_norm(*clip_grad_norm_);
+        optimizer_->step();
+        optimizer_->zero_grad();
+        if (scheduler_) scheduler_->step();
+        ++state_.global_step;
+        if (rank0_ && state_.global_step % log_every_ == 0) {
+          double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          // Values pass through fp32 as torchtune's tensors do, so logs print the same digits.
+          tt::MetricValues values = {
+              {"loss", static_cast<double>(static_cast<float>(global_loss / num_tokens))},
+              {"lr", optimizer_->lr()},
+              {"tokens_per_second_per_gpu",
+               static_cast<double>(static_cast<float>(num_tokens / seconds / pg_->world_size()))}};
+          if (grad_norm) values.emplace_back("grad_norm", *grad_norm);
+          append_memory_stats(values);
+          // Beyond torchtune: model FLOPs utilisation against the H100's dense bf16 peak, and
+          // the time the step waited for its data.
+          // MFU counts every token the model processed (padding and masked prompts included).
+          if (device_.is_cuda())
+            values.emplace_back("mfu", processed_tokens / seconds * tt::flops_per_token(model_->args, seq_len_) /
+                                           kPeakFlops);
+          values.emplace_back("data_wait_s", data_wait);
+          bar.clear();  // the logger may print to the terminal the bar is drawn on
+          logger_->log_dict(values, state_.global_step);
+          if (!bar.enabled())
+            std::cout << epoch + 1 << "|" << state_.global_step << "|Loss: " << values[0].second << "\n";
+        }
+        if (bar.enabled())
+          bar.update(state_.global_step, tt::str(epoch + 1, "|", state_.global_step, "|Loss: ",
+                                                  global_loss / num_tokens));
+        data_wait = 0.0;
+        processed_tokens = 0;
+        running_loss.zero_();
+        num_tokens = 0;
+        profiler_->step();
+        state_.batches_in_epoch = static_cast<int64_t>(idx) + 1;
+        const bool epoch_done = (static_cast<int64_t>(idx) + 1) / grad_accum_ == steps_per_epoch_;
+        if (stop) {
+          bar.close();
+          if (rank0_) std::cout << "Received a stop signal: saving a checkpoint and stopping\n";
+          save_checkpoint(tt::str("step_", state_.global_step), /*intermediate=*/true);
+          if (rank0_)
+            std::cout << "Stopped at step " << state_.global_step
+                      << "; run again with resume_from_checkpoint=True to continue\n";
+          return;
+        }
+        if (save_every_ && state_.global_step % *save_every_ == 0 && !epoch_done) {
+          save_checkpoint(tt::str("step_", state_.global_step), /*intermediate=*/true);
+          // A signal that arrived during the save: that checkpoint is the one to resume from.
+          if (stop_after_save(bar)) return;
+        }
+        t0 = std::chrono::steady_clock::now();
+      }
+      bar.close();
+      state_.epochs_run += 1;
+      state_.batches_in_epoch = 0;
+      const bool intermediate = epoch + 1 < state_.total_epochs;
+      if (intermediate && num_tokens > 0 && !warned_carry_ && rank0_) {
+        // torchtune carries a partial accumulation window into the next epoch; a checkpoint
+        // cannot hold those gradients.
+        std::cerr << "WARNING: the epoch's last micro-batches do not fill gradient_accumulation_steps ("
+                  << grad_accum_ << "); as in torchtune they count towards the next epoch's first step, "
+                  << "so a run resumed from this epoch's checkpoint will not reproduce that step exactly. "
+                  << "Choose batch_size and gradient_accumulation_steps that divide the dataset, or set "
+                  << "max_steps_per_epoch.\n";
+        warned_carry_ = true;
+      }
+      save_checkpoint(tt::str("epoch_", epoch), intermediate);
+      if (intermediate && stop_after_save(bar)) return;
+    }
+  }
+
+  // After an intermediate save: true (stop now) when SIGTERM/SIGINT arrived meanwhile.
+  bool stop_after_save(tt::ProgressBar& bar) {
+    if (pg_->max(g_stop_signal.load() != 0 ? 1 : 0) == 0) return false;
+    bar.close();
+    if (rank0_)
+      std::cout << "Received a stop signal during the save; stopped at step " << state_.global_step
+                << "; run again with resume_from_checkpoint=True to continue\n";
+    return true;
+  }
+
+  void cleanup() {
+    profiler_->stop();
+    checkpointer_->wait_post_save();
+    if (logger_) logger_->close();
+    pg_->finish();
+  }
+
+ private:
+  // `dataset:` is one dataset or, as in torchtune, a list of them read one after another.
+  tt::data::DatasetPtr setup_data() {
+    const Node* node = cfg_.find("dataset");
+    if (node == nullptr || !node->is_list())
+      return instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, "dataset", Node::map(), tokenizer_);
+    std::vector<tt::data::DatasetPtr> parts;
+    for (size_t i = 0; i < node->items.size(); ++i)
+      parts.push_back(instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, tt::str("dataset.", i),
+                                                                                  Node::map(), tokenizer_));
+    return std::make_shared<tt::data::ConcatDataset>(std::move(parts), cfg_.where("dataset"));
+  }
+
+  // The model is built on the meta device and sharded: no rank ever holds it whole.
+  void setup_model(tt::StateDict&& checkpoint) {
+    model_ = instantiate<tt::llama2::ModelPtr>(cfg_, "model", Node::map());
+    sharded_ = tt::distributed::fully_shard(*model_, pg_, device_, dtype_, shard_options_);
+    // Strict (torchtune's load_state_dict); checkpoint tensors are released as they are copied.
+    sharded_->load_full_state_dict(std::move(checkpoint), checkpointer_->checkpoint_dir());
+    model_->wrapper.activation_checkpointing = activation_checkpointing_;
+    model_->wrapper.offload_activations = activation_offloading_;
+  }
+
+  struct Batch {
+    at::Tensor tokens, labels;
+    std::optional<at::Tensor> input_pos, mask;
+  };
+  // The samples of one micro-batch, read (tokenized lazily) and collated on the CPU.
+  Batch prepare_batch(const std::vector<int64_t>& indices) const {
+    std::vector<tt::data::Sample> samples;
+    for (int64_t i : indices) samples.push_back(dataset_->get(i));
+    if (dataset_->packed()) {
+      tt::data::PackedBatch b = tt::data::padded_collate_packed(samples);
+      return {b.tokens, b.labels, b.input_pos, b.mask};
+    }
+    tt::data::SftBatch b = tt::data::padded_collate_sft(samples, tokenizer_->pad_id(), tt::kIgnoreIndex);
+    return {b.tokens, b.labels, std::nullopt, std::nullopt};
+  }
+
+  Batch to_device(Batch b) const {
+    auto move = [&](const std::optional<at::Tensor>& t) { return t ? std::optional(t->to(device_)) : std::nullopt; };
+    return {b.tokens.to(device_), b.labels.to(device_), move(b.input_pos), move(b.mask)};
+  }
+
+  // Mean loss over the batch's kept next-token labels, as configured.
+  at::Tensor loss_step(const tt::ForwardInputs& in, const at::Tensor& labels) {
+    switch (loss_.kind) {
+      case tt::LossSpec::Kind::kChunked:
+        return tt::chunked_cross_entropy(tt::forward_chunked(*model_, in, loss_.num_output_chunks),
+                                         labels, loss_.ignore_index);
+      case tt::LossSpec::Kind::kFusedChunked:
+        return tt::fused_chunked_cross_entropy(tt::hidden_states(*model_, in), model_->output, labels,
+                                               loss_.num_output_chunks, loss_.ignore_index);
+      case tt::LossSpec::Kind::kPlain:
+        break;
+    }
+    return tt::cross_entropy(tt::forward(*model_, in), labels, loss_.ignore_index);
+  }
+
+  void scale_grads(double factor) {
+    at::NoGradGuard no_grad;
+    for (auto& [name, p] : sharded_->sharded_parameters())
+      if (p.grad().defined()) p.mutable_grad().mul_(factor);
+  }
+
+  void append_memory_stats(tt::MetricValues& values) const {
+#if defined(TT_WITH_CUDA)
+    if (log_peak_memory_ && device_.is_cuda()) {
+      auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index() < 0 ? 0 : device_.index());
+      constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+      values.emplace_back("peak_memory_active", stats.active_bytes[0].peak / kGiB);
+      values.emplace_back("peak_memory_alloc", stats.allocated_bytes[0].peak / kGiB);
+      values.emplace_back("peak_memory_reserved", stats.reserved_bytes[0].peak / kGiB);
+      c10::cuda::CUDACachingAllocator::resetPeakStats(device_.index() < 0 ? 0 : device_.index());
+    }
+#endif
+  }
+
+  // torchtune's checks and warnings when taking over a checkpoint's recipe state.
+  void update_recipe_state(const tt::PickleValue& st) {
+    const std::string where = *checkpointer_->recipe_checkpoint_path();
+    for (const char* key : {"seed", "epochs_run", "total_epochs", "max_steps_per_epoch", "optimizer"})
+      TT_CHECK(st.find(key) != nullptr, where, "has no '", key,
+               "': Checkpoint does not contain the required keys needed for updating recipe state. "
+               "Are you sure you passed in the right recipe checkpoint?");
+    state_.epochs_run = st.at("epochs_run").to_int();
+    const int64_t seed = st.at("seed").to_int();
+    if (seed != state_.seed) {
+      std::cerr << "WARNING: Config value for seed does not match the checkpoint value, using the "
+                   "checkpoint value: " << seed << "\n";
+      state_.seed = seed;
+    }
+    const tt::PickleValue& max_steps = st.at("max_steps_per_epoch");
+    std::optional<int64_t> ckpt_max = max_steps.is_none() ? std::nullopt : std::optional(max_steps.to_int());
+    if (ckpt_max != state_.max_steps_per_epoch) {
+      std::cerr << "WARNING: Config value for max_steps_per_epoch does not match the checkpoint value, "
+                   "using the checkpoint value: " << (ckpt_max ? std::to_string(*ckpt_max) : "None") << "\n";
+      state_.max_steps_per_epoch = ckpt_max;
+    }
+    if (st.at("total_epochs").to_int() != state_.total_epochs)
+      std::cerr << "WARNING: Config value for total_epochs does not match the checkpoint value, "
+                   "using the config value: " << state_.total_epochs << "\n";
+    // What torchtune does not record, for an exact continuation (absent in its files).
+    if (const tt::PickleValue* g = st.find("global_step")) {
+      state_.global_step = g->to_int();
+      resumed_global_step_ = true;
+    }
+    if (const tt::PickleValue* d = st.find("dataloader"); d && d->is_dict() && d->find("epoch") &&
+                                                          d->find("batches_in_epoch")) {
+      TT_CHECK(d->at("epoch").to_int() == state_.epochs_run, where,
+               "dataloader.epoch disagrees with epochs_run; the file is inconsistent");
+      state_.batches_in_epoch = d->at("batches_in_epoch").to_int();
+    }
+    // Random state is per rank (seed + rank) and nothing in training draws from it, so a
+    // single-device file's rng_state is not restored here.
+  }
+
+  std::vector<std::string> param_names() const {
+    std::vector<std::string> names;
+    for (const auto& [key, p] : tt::named_parameters(*model_)) names.push_back(key);
+    return names;
+  }
+
+  // Every rank gathers (collectives), rank 0 writes; the others wait for the folder to be in
+  // place, so a save is complete everywhere before training goes on.
+  void save_checkpoint(const std::string& folder, bool intermediate) {
+    tt::StateDict weights = sharded_->gather_full_state_dict();
+    std::optional<tt::PickleValue> recipe_state;
+    if (intermediate) recipe_state = recipe_state_value();
+    if (rank0_) checkpointer_->save_folder(weights, folder, recipe_state ? &*recipe_state : nullptr);
+    pg_->barrier();
+  }
+
+  // torchtune's recipe_state.pt keys, with the optimizer in torchtune's distributed layout
+  // (full tensors keyed by parameter name), then what an exact resume needs beyond them.
+  tt::PickleValue recipe_state_value() {
+    using PV = tt::PickleValue;
+    tt::NamedOptimizerState sharded =
+        tt::to_named_optimizer_state(optimizer_->state_dict(), sharded_->unit_names(), "optimizer");
+    tt::NamedOptimizerState full = sharded_->gather_optimizer_state(sharded);
+    if (!rank0_) return PV::none();
+    PV optimizer = tt::from_named_optimizer_state(full, tt::OptimizerLayout::kNamed, param_names());
+    return PV::dict({{"seed", state_.seed},
+                     {"epochs_run", state_.epochs_run},
+                     {"total_epochs", state_.total_epochs},
+                     {"max_steps_per_epoch",
+                      state_.max_steps_per_epoch ? PV(*state_.max_steps_per_epoch) : PV::none()},
+                     {"dataloader", PV::dict({{"epoch", state_.epochs_run},
+                                              {"batches_in_epoch", state_.batches_in_epoch}})},
+                     {"optimizer", std::move(optimizer)},
+                     {"global_step", state_.global_step}});
+  }
+
+  const Config& cfg_;
+  tt::distributed::DistributedEnv env_;
+  tt::distributed::ProcessGroupOptions pg_options_;
+  tt::distributed::FullyShardOptions shard_options_;
+  tt::distributed::ProcessGroupPtr pg_;
+  tt::distributed::FullyShardedDecoderPtr sharded_;
+  bool rank0_ = true;
+  at::Device device_;
+  at::ScalarType dtype_ = at::kFloat;
+  int64_t grad_accum_ = 1, batch_size_ = 1, log_every_ = 1, steps_per_epoch_ = 0;
+  bool log_peak_memory_ = false;
+  std::optional<double> clip_grad_norm_;
+  std::optional<int64_t> save_every_;
+  bool activation_checkpointing_ = false, activation_offloading_ = false;
+  bool warned_carry_ = false;
+  int64_t seq_len_ = 0;
+  bool resume_ = false, resumed_global_step_ = false;
+  RecipeState state_;
+  tt::MetricLoggerPtr logger_;
+  tt::CheckpointerPtr checkpointer_;
+  tt::llama2::ModelPtr model_;
+  tt::llama2::TokenizerPtr tokenizer_;
+  tt::OptimizerPtr optimizer_;
+  tt::LRSchedulerPtr scheduler_;
+  tt::ProfilerPtr profiler_;
+  tt::LossSpec loss_;
+  tt::data::DatasetPtr dataset_;
+};
+
+int recipe_main(int argc, char** argv) {
+  tt::config::RecipeArgs args = tt::config::parse_recipe_args(argc, argv);
+  if (args.help) {
+    std::cout << tt::config::recipe_usage(kRecipe);
+    return 0;
+  }
+  tt::register_builtin_components();
+  Config cfg = Config::load(args.config_path, args.overrides);
+  tt::config::enforce(tt::config::validate_config(cfg.raw(), tt::cli::find_recipe(kRecipe)->keys));
+  FullFinetuneRecipeDistributed recipe(cfg);
+  recipe.init_distributed();
+  if (recipe.is_rank_zero()) std::cout << tt::config::describe_resolved(cfg, kRecipe);
+  recipe.setup();
+  recipe.train();
+  recipe.cleanup();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return tt::run_main(kRecipe, recipe_main, argc, argv); }
