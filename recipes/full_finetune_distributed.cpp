@@ -29,9 +29,6 @@
 #include <iostream>
 #include <random>
 
-#if defined(TT_WITH_CUDA)
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 
 // ---- configuration and components
 #include "torchtune_cpp/cli/recipe_registry.h"
@@ -43,13 +40,14 @@
 // ---- model, data, training
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 #include "torchtune_cpp/checkpointing/optimizer_state.h"
-#include "torchtune_cpp/data/collate.h"
-#include "torchtune_cpp/data/concat.h"
+#include "torchtune_cpp/data/batch.h"
+#include "torchtune_cpp/data/builders.h"
 #include "torchtune_cpp/data/sampler.h"
 #include "torchtune_cpp/data/sft.h"
 #include "torchtune_cpp/distributed/environment.h"
 #include "torchtune_cpp/distributed/fully_shard.h"
 #include "torchtune_cpp/distributed/process_group.h"
+#include "torchtune_cpp/distributed/sharded_checkpoint.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/models/llama2/tokenizer.h"
 #include "torchtune_cpp/modules/loss.h"
@@ -57,7 +55,9 @@
 #include "torchtune_cpp/training/lr_schedulers.h"
 #include "torchtune_cpp/training/metric_logging.h"
 #include "torchtune_cpp/training/optimizer.h"
+#include "torchtune_cpp/training/memory_stats.h"
 #include "torchtune_cpp/training/precision.h"
+#include "torchtune_cpp/training/recipe_state.h"
 #include "torchtune_cpp/training/progress_bar.h"
 #include "torchtune_cpp/training/profiler.h"
 #include "torchtune_cpp/utils/check.h"
@@ -71,16 +71,6 @@ using tt::config::instantiate;
 constexpr const char* kRecipe = "full_finetune_distributed";
 // The MFU denominator: H100 SXM dense bf16 tensor-core peak (as benchmarks/harness.h).
 constexpr double kPeakFlops = 989e12;
-
-// Everything besides the model and optimizer that the run's position consists of.
-struct RecipeState {
-  int64_t seed = 0;
-  int64_t epochs_run = 0;
-  int64_t total_epochs = 1;
-  std::optional<int64_t> max_steps_per_epoch;
-  int64_t global_step = 0;
-  int64_t batches_in_epoch = 0;  // micro-batches of epoch `epochs_run` already trained on
-};
 
 // Set by SIGTERM/SIGINT; the loop saves and stops at the next optimizer step.
 std::atomic<int> g_stop_signal{0};
@@ -126,6 +116,7 @@ class FullFinetuneRecipeDistributed {
     const int64_t timeout = cfg.get_int_or("process_group_timeout_seconds", 600);
     TT_CHECK(timeout >= 1, cfg.where("process_group_timeout_seconds"), "must be at least 1 (seconds)");
     pg_options_.timeout = std::chrono::seconds(timeout);
+    sharded_checkpoints_ = cfg.get_bool_or("sharded_checkpoints", false);
     activation_checkpointing_ = cfg.get_bool_or("enable_activation_checkpointing", false);
     activation_offloading_ = cfg.get_bool_or("enable_activation_offloading", false);
     if (activation_offloading_) {
@@ -176,7 +167,7 @@ class FullFinetuneRecipeDistributed {
     at::manual_seed(static_cast<uint64_t>(state_.seed + pg_->rank()));
     // Data first: a bad dataset stops the run before anything is written to output_dir.
     tokenizer_ = instantiate<tt::llama2::TokenizerPtr>(cfg_, "tokenizer", Node::map());
-    dataset_ = setup_data();
+    dataset_ = tt::data::instantiate_dataset(cfg_, tokenizer_);
     if (rank0_) {
       logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
       logger_->log_config(cfg_);
@@ -189,10 +180,18 @@ class FullFinetuneRecipeDistributed {
     if (rank0_) make_checkpointer();
     pg_->barrier();
     if (!rank0_) make_checkpointer();
-    // Every rank reads the checkpoint (memory-mapped where the format allows) and keeps its slices.
-    tt::CheckpointDict ckpt = checkpointer_->load_checkpoint();
+    // A sharded checkpoint (sharded_checkpoints) is read shard by shard, whatever rank count
+    // wrote it; a full one is read by every rank (memory-mapped where the format allows),
+    // each keeping its slices.
+    const std::optional<std::string>& folder = checkpointer_->resume_folder();
+    const bool sharded_resume = resume_ && folder && tt::is_sharded_checkpoint(*folder);
+    tt::CheckpointDict ckpt;
+    if (sharded_resume)
+      ckpt.recipe_state = tt::load_torch_file(*checkpointer_->recipe_checkpoint_path());
+    else
+      ckpt = checkpointer_->load_checkpoint();
     if (resume_) update_recipe_state(*ckpt.recipe_state);
-    setup_model(std::move(ckpt.model));
+    setup_model(sharded_resume ? nullptr : &ckpt.model);
     optimizer_ = instantiate<tt::OptimizerPtr, tt::StateDict>(cfg_, "optimizer", Node::map(),
                                                               sharded_->sharded_parameters());
     TT_CHECK(optimizer_->options().state_bits == 32, cfg_.where("optimizer"),
@@ -203,10 +202,16 @@ class FullFinetuneRecipeDistributed {
       const std::string where = *checkpointer_->recipe_checkpoint_path();
       tt::NamedOptimizerState full =
           tt::to_named_optimizer_state(ckpt.recipe_state->at("optimizer"), param_names(), where);
+      tt::NamedOptimizerState mine;
+      if (sharded_resume) {
+        tt::distributed::ShardedCheckpoint read = tt::distributed::read_sharded_checkpoint(*sharded_, *folder, full.group);
+        checkpointer_->set_output_layout(read.layout);
+        mine = std::move(read.optimizer);
+      } else {
+        mine = sharded_->shard_optimizer_state(full, where);
+      }
       optimizer_->load_state_dict(
-          tt::from_named_optimizer_state(sharded_->shard_optimizer_state(full, where), tt::OptimizerLayout::kIndexed,
-                                         sharded_->unit_names()),
-          where);
+          tt::from_named_optimizer_state(mine, tt::OptimizerLayout::kIndexed, sharded_->unit_names()), where);
     }
     ckpt.recipe_state.reset();
     loss_ = instantiate<tt::LossSpec>(cfg_, "loss", Node::map());
@@ -217,7 +222,7 @@ class FullFinetuneRecipeDistributed {
     if (state_.max_steps_per_epoch && *state_.max_steps_per_epoch < steps_per_epoch_)
       steps_per_epoch_ = *state_.max_steps_per_epoch;
     // torchtune's recipe_state.pt has no step count: it is implied by whole epochs.
-    if (resume_ && !resumed_global_step_) state_.global_step = state_.epochs_run * steps_per_epoch_;
+    if (resume_ && !state_.has_global_step) state_.global_step = state_.epochs_run * steps_per_epoch_;
     if (resume_ && rank0_)
       std::cout << "Resuming from " << *checkpointer_->resume_folder() << " at epoch " << state_.epochs_run + 1
                 << ", global step " << state_.global_step << ", micro-batch " << state_.batches_in_epoch << "\n";
@@ -259,18 +264,20 @@ class FullFinetuneRecipeDistributed {
       };
       // The next micro-batch is read, tokenized and collated on a worker thread while the
       // current one trains.
-      std::future<Batch> next;
+      std::future<tt::data::Batch> next;
       auto prefetch = [&](size_t idx) {
         if (in_epoch(idx))
-          next = std::async(std::launch::async, [this, ids = batches[idx]] { return prepare_batch(ids); });
+          next = std::async(std::launch::async, [this, ids = batches[idx]] {
+            return tt::data::collate_samples(*dataset_, ids, tokenizer_->pad_id(), tt::kIgnoreIndex);
+          });
       };
       // A resumed run starts where the checkpoint was taken, without touching earlier samples.
       prefetch(static_cast<size_t>(state_.batches_in_epoch));
       for (size_t idx = static_cast<size_t>(state_.batches_in_epoch); in_epoch(idx); ++idx) {
         auto data_start = std::chrono::steady_clock::now();
-        Batch cpu_batch = next.get();
+        tt::data::Batch cpu_batch = next.get();
         prefetch(idx + 1);
-        auto [tokens, labels, input_pos, mask] = to_device(std::move(cpu_batch));
+        auto [tokens, labels, input_pos, mask] = tt::data::to_device(std::move(cpu_batch), device_);
         data_wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
         seq_len_ = tokens.size(1);
         processed_tokens += tokens.numel();
@@ -279,7 +286,7 @@ class FullFinetuneRecipeDistributed {
         num_tokens += n;
         at::Tensor shifted = at::cat({labels.slice(1, 1), at::full({labels.size(0), 1}, tt::kIgnoreIndex,
                                                                    labels.options())}, 1);
-        at::Tensor loss = loss_step({tokens, mask, input_pos}, shifted);
+        at::Tensor loss = tt::compute_loss(*model_, loss_, {tokens, mask, input_pos}, shifted);
         at::Tensor current = loss * n;
         running_loss += current.detach();
         current.backward();
@@ -316,7 +323,7 @@ class FullFinetuneRecipeDistributed {
               {"tokens_per_second_per_gpu",
                static_cast<double>(static_cast<float>(num_tokens / seconds / pg_->world_size()))}};
           if (grad_norm) values.emplace_back("grad_norm", *grad_norm);
-          append_memory_stats(values);
+          if (log_peak_memory_) tt::append_peak_memory_stats(values, device_);
           // Beyond torchtune: model FLOPs utilisation against the H100's dense bf16 peak, and
           // the time the step waited for its data.
           // MFU counts every token the model processed (padding and masked prompts included).
@@ -392,62 +399,15 @@ class FullFinetuneRecipeDistributed {
   }
 
  private:
-  // `dataset:` is one dataset or, as in torchtune, a list of them read one after another.
-  tt::data::DatasetPtr setup_data() {
-    const Node* node = cfg_.find("dataset");
-    if (node == nullptr || !node->is_list())
-      return instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, "dataset", Node::map(), tokenizer_);
-    std::vector<tt::data::DatasetPtr> parts;
-    for (size_t i = 0; i < node->items.size(); ++i)
-      parts.push_back(instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, tt::str("dataset.", i),
-                                                                                  Node::map(), tokenizer_));
-    return std::make_shared<tt::data::ConcatDataset>(std::move(parts), cfg_.where("dataset"));
-  }
-
   // The model is built on the meta device and sharded: no rank ever holds it whole.
-  void setup_model(tt::StateDict&& checkpoint) {
+  // `checkpoint`: a full state dict, or null when the weights come from a sharded checkpoint.
+  void setup_model(tt::StateDict* checkpoint) {
     model_ = instantiate<tt::llama2::ModelPtr>(cfg_, "model", Node::map());
     sharded_ = tt::distributed::fully_shard(*model_, pg_, device_, dtype_, shard_options_);
     // Strict (torchtune's load_state_dict); checkpoint tensors are released as they are copied.
-    sharded_->load_full_state_dict(std::move(checkpoint), checkpointer_->checkpoint_dir());
+    if (checkpoint) sharded_->load_full_state_dict(std::move(*checkpoint), checkpointer_->checkpoint_dir());
     model_->wrapper.activation_checkpointing = activation_checkpointing_;
     model_->wrapper.offload_activations = activation_offloading_;
-  }
-
-  struct Batch {
-    at::Tensor tokens, labels;
-    std::optional<at::Tensor> input_pos, mask;
-  };
-  // The samples of one micro-batch, read (tokenized lazily) and collated on the CPU.
-  Batch prepare_batch(const std::vector<int64_t>& indices) const {
-    std::vector<tt::data::Sample> samples;
-    for (int64_t i : indices) samples.push_back(dataset_->get(i));
-    if (dataset_->packed()) {
-      tt::data::PackedBatch b = tt::data::padded_collate_packed(samples);
-      return {b.tokens, b.labels, b.input_pos, b.mask};
-    }
-    tt::data::SftBatch b = tt::data::padded_collate_sft(samples, tokenizer_->pad_id(), tt::kIgnoreIndex);
-    return {b.tokens, b.labels, std::nullopt, std::nullopt};
-  }
-
-  Batch to_device(Batch b) const {
-    auto move = [&](const std::optional<at::Tensor>& t) { return t ? std::optional(t->to(device_)) : std::nullopt; };
-    return {b.tokens.to(device_), b.labels.to(device_), move(b.input_pos), move(b.mask)};
-  }
-
-  // Mean loss over the batch's kept next-token labels, as configured.
-  at::Tensor loss_step(const tt::ForwardInputs& in, const at::Tensor& labels) {
-    switch (loss_.kind) {
-      case tt::LossSpec::Kind::kChunked:
-        return tt::chunked_cross_entropy(tt::forward_chunked(*model_, in, loss_.num_output_chunks),
-                                         labels, loss_.ignore_index);
-      case tt::LossSpec::Kind::kFusedChunked:
-        return tt::fused_chunked_cross_entropy(tt::hidden_states(*model_, in), model_->output, labels,
-                                               loss_.num_output_chunks, loss_.ignore_index);
-      case tt::LossSpec::Kind::kPlain:
-        break;
-    }
-    return tt::cross_entropy(tt::forward(*model_, in), labels, loss_.ignore_index);
   }
 
   void scale_grads(double factor) {
@@ -456,56 +416,11 @@ class FullFinetuneRecipeDistributed {
       if (p.grad().defined()) p.mutable_grad().mul_(factor);
   }
 
-  void append_memory_stats(tt::MetricValues& values) const {
-#if defined(TT_WITH_CUDA)
-    if (log_peak_memory_ && device_.is_cuda()) {
-      auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index() < 0 ? 0 : device_.index());
-      constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-      values.emplace_back("peak_memory_active", stats.active_bytes[0].peak / kGiB);
-      values.emplace_back("peak_memory_alloc", stats.allocated_bytes[0].peak / kGiB);
-      values.emplace_back("peak_memory_reserved", stats.reserved_bytes[0].peak / kGiB);
-      c10::cuda::CUDACachingAllocator::resetPeakStats(device_.index() < 0 ? 0 : device_.index());
-    }
-#endif
-  }
-
   // torchtune's checks and warnings when taking over a checkpoint's recipe state.
+  // Random state is per rank (seed + rank) and nothing in training draws from it, so a
+  // single-device file's rng_state is not restored here.
   void update_recipe_state(const tt::PickleValue& st) {
-    const std::string where = *checkpointer_->recipe_checkpoint_path();
-    for (const char* key : {"seed", "epochs_run", "total_epochs", "max_steps_per_epoch", "optimizer"})
-      TT_CHECK(st.find(key) != nullptr, where, "has no '", key,
-               "': Checkpoint does not contain the required keys needed for updating recipe state. "
-               "Are you sure you passed in the right recipe checkpoint?");
-    state_.epochs_run = st.at("epochs_run").to_int();
-    const int64_t seed = st.at("seed").to_int();
-    if (seed != state_.seed) {
-      std::cerr << "WARNING: Config value for seed does not match the checkpoint value, using the "
-                   "checkpoint value: " << seed << "\n";
-      state_.seed = seed;
-    }
-    const tt::PickleValue& max_steps = st.at("max_steps_per_epoch");
-    std::optional<int64_t> ckpt_max = max_steps.is_none() ? std::nullopt : std::optional(max_steps.to_int());
-    if (ckpt_max != state_.max_steps_per_epoch) {
-      std::cerr << "WARNING: Config value for max_steps_per_epoch does not match the checkpoint value, "
-                   "using the checkpoint value: " << (ckpt_max ? std::to_string(*ckpt_max) : "None") << "\n";
-      state_.max_steps_per_epoch = ckpt_max;
-    }
-    if (st.at("total_epochs").to_int() != state_.total_epochs)
-      std::cerr << "WARNING: Config value for total_epochs does not match the checkpoint value, "
-                   "using the config value: " << state_.total_epochs << "\n";
-    // What torchtune does not record, for an exact continuation (absent in its files).
-    if (const tt::PickleValue* g = st.find("global_step")) {
-      state_.global_step = g->to_int();
-      resumed_global_step_ = true;
-    }
-    if (const tt::PickleValue* d = st.find("dataloader"); d && d->is_dict() && d->find("epoch") &&
-                                                          d->find("batches_in_epoch")) {
-      TT_CHECK(d->at("epoch").to_int() == state_.epochs_run, where,
-               "dataloader.epoch disagrees with epochs_run; the file is inconsistent");
-      state_.batches_in_epoch = d->at("batches_in_epoch").to_int();
-    }
-    // Random state is per rank (seed + rank) and nothing in training draws from it, so a
-    // single-device file's rng_state is not restored here.
+    tt::restore_recipe_state(state_, st, *checkpointer_->recipe_checkpoint_path());
   }
 
   std::vector<std::string> param_names() const {
@@ -516,32 +431,50 @@ class FullFinetuneRecipeDistributed {
 
   // Every rank gathers (collectives), rank 0 writes; the others wait for the folder to be in
   // place, so a save is complete everywhere before training goes on.
+  // With sharded_checkpoints, intermediate checkpoints are written by every rank at once,
+  // its own shard, into the folder rank 0's checkpointer is assembling (the final one stays
+  // full, in the input's format).
   void save_checkpoint(const std::string& folder, bool intermediate) {
+    if (intermediate && sharded_checkpoints_) {
+      const tt::NamedOptimizerState mine =
+          tt::to_named_optimizer_state(optimizer_->state_dict(), sharded_->unit_names(), "optimizer");
+      auto write = [&](const std::string& staging) {
+        const std::string dir = pg_->broadcast_string(staging, 0);
+        tt::distributed::write_sharded_checkpoint(*sharded_, mine, checkpointer_->output_layout(), dir);
+        pg_->barrier();  // every shard is on disk before rank 0 completes the folder
+      };
+      if (rank0_) {
+        tt::NamedOptimizerState group_only;
+        group_only.group = mine.group;
+        tt::PickleValue recipe_state = recipe_state_value(
+            tt::from_named_optimizer_state(group_only, tt::OptimizerLayout::kNamed, param_names()));
+        checkpointer_->save_folder_with(folder, &recipe_state, write);
+      } else {
+        write("");
+      }
+      pg_->barrier();
+      return;
+    }
     tt::StateDict weights = sharded_->gather_full_state_dict();
     std::optional<tt::PickleValue> recipe_state;
-    if (intermediate) recipe_state = recipe_state_value();
+    if (intermediate) recipe_state = recipe_state_value(full_optimizer_state());
     if (rank0_) checkpointer_->save_folder(weights, folder, recipe_state ? &*recipe_state : nullptr);
     pg_->barrier();
   }
 
-  // torchtune's recipe_state.pt keys, with the optimizer in torchtune's distributed layout
-  // (full tensors keyed by parameter name), then what an exact resume needs beyond them.
-  tt::PickleValue recipe_state_value() {
-    using PV = tt::PickleValue;
+  // The full optimizer state in torchtune's distributed layout on rank 0 (every rank gathers).
+  tt::PickleValue full_optimizer_state() {
     tt::NamedOptimizerState sharded =
         tt::to_named_optimizer_state(optimizer_->state_dict(), sharded_->unit_names(), "optimizer");
     tt::NamedOptimizerState full = sharded_->gather_optimizer_state(sharded);
-    if (!rank0_) return PV::none();
-    PV optimizer = tt::from_named_optimizer_state(full, tt::OptimizerLayout::kNamed, param_names());
-    return PV::dict({{"seed", state_.seed},
-                     {"epochs_run", state_.epochs_run},
-                     {"total_epochs", state_.total_epochs},
-                     {"max_steps_per_epoch",
-                      state_.max_steps_per_epoch ? PV(*state_.max_steps_per_epoch) : PV::none()},
-                     {"dataloader", PV::dict({{"epoch", state_.epochs_run},
-                                              {"batches_in_epoch", state_.batches_in_epoch}})},
-                     {"optimizer", std::move(optimizer)},
-                     {"global_step", state_.global_step}});
+    if (!rank0_) return tt::PickleValue::none();
+    return tt::from_named_optimizer_state(full, tt::OptimizerLayout::kNamed, param_names());
+  }
+
+  // torchtune's recipe_state.pt keys, with the optimizer in torchtune's distributed layout
+  // (full tensors keyed by parameter name), then what an exact resume needs beyond them.
+  tt::PickleValue recipe_state_value(tt::PickleValue optimizer) const {
+    return rank0_ ? tt::recipe_state_dict(state_, std::move(optimizer)) : tt::PickleValue::none();
   }
 
   const Config& cfg_;
@@ -557,11 +490,11 @@ class FullFinetuneRecipeDistributed {
   bool log_peak_memory_ = false;
   std::optional<double> clip_grad_norm_;
   std::optional<int64_t> save_every_;
-  bool activation_checkpointing_ = false, activation_offloading_ = false;
+  bool activation_checkpointing_ = false, activation_offloading_ = false, sharded_checkpoints_ = false;
   bool warned_carry_ = false;
   int64_t seq_len_ = 0;
-  bool resume_ = false, resumed_global_step_ = false;
-  RecipeState state_;
+  bool resume_ = false;
+  tt::RecipeState state_;
   tt::MetricLoggerPtr logger_;
   tt::CheckpointerPtr checkpointer_;
   tt::llama2::ModelPtr model_;

@@ -40,7 +40,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #if defined(TT_WITH_CUDA)
 #include <ATen/cuda/CUDAGeneratorImpl.h>
-#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 // ---- configuration and components
@@ -53,8 +52,8 @@
 // ---- model, data, training
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 #include "torchtune_cpp/checkpointing/optimizer_state.h"
-#include "torchtune_cpp/data/collate.h"
-#include "torchtune_cpp/data/concat.h"
+#include "torchtune_cpp/data/batch.h"
+#include "torchtune_cpp/data/builders.h"
 #include "torchtune_cpp/data/sampler.h"
 #include "torchtune_cpp/data/sft.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
@@ -66,7 +65,9 @@
 #include "torchtune_cpp/training/metric_logging.h"
 #include "torchtune_cpp/training/optimizer.h"
 #include "torchtune_cpp/training/optimizer_in_backward.h"
+#include "torchtune_cpp/training/memory_stats.h"
 #include "torchtune_cpp/training/precision.h"
+#include "torchtune_cpp/training/recipe_state.h"
 #include "torchtune_cpp/training/progress_bar.h"
 #include "torchtune_cpp/training/profiler.h"
 #include "torchtune_cpp/utils/check.h"
@@ -80,16 +81,6 @@ using tt::config::instantiate;
 constexpr const char* kRecipe = "full_finetune_single_device";
 // The MFU denominator: H100 SXM dense bf16 tensor-core peak (as benchmarks/harness.h).
 constexpr double kPeakFlops = 989e12;
-
-// Everything besides the model and optimizer that the run's position consists of.
-struct RecipeState {
-  int64_t seed = 0;
-  int64_t epochs_run = 0;
-  int64_t total_epochs = 1;
-  std::optional<int64_t> max_steps_per_epoch;
-  int64_t global_step = 0;
-  int64_t batches_in_epoch = 0;  // micro-batches of epoch `epochs_run` already trained on
-};
 
 // Set by SIGTERM/SIGINT; the loop saves and stops at the next optimizer step.
 std::atomic<int> g_stop_signal{0};
@@ -163,11 +154,15 @@ class FullFinetuneRecipeSingleDevice {
     at::manual_seed(static_cast<uint64_t>(state_.seed));
     // Data first: a bad dataset stops the run before anything is written to output_dir.
     tokenizer_ = instantiate<tt::llama2::TokenizerPtr>(cfg_, "tokenizer", Node::map());
-    dataset_ = setup_data();
+    dataset_ = tt::data::instantiate_dataset(cfg_, tokenizer_);
     logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
     logger_->log_config(cfg_);
     checkpointer_ = instantiate<tt::CheckpointerPtr>(
         cfg_, "checkpointer", call_kwargs({{"should_load_recipe_state", resume_ ? "True" : "False"}}));
+    const std::optional<std::string>& folder = checkpointer_->resume_folder();
+    TT_CHECK(!(resume_ && folder && tt::is_sharded_checkpoint(*folder)), folder.value_or(""),
+             "is a sharded checkpoint (full_finetune_distributed's sharded_checkpoints); resume it with "
+             "full_finetune_distributed, on any number of processes (tune run --nproc_per_node 1 works too)");
     tt::CheckpointDict ckpt = checkpointer_->load_checkpoint();
     if (resume_) update_recipe_state(*ckpt.recipe_state);
     setup_model(std::move(ckpt.model));
@@ -188,7 +183,7 @@ class FullFinetuneRecipeSingleDevice {
     if (state_.max_steps_per_epoch && *state_.max_steps_per_epoch < steps_per_epoch_)
       steps_per_epoch_ = *state_.max_steps_per_epoch;
     // torchtune's recipe_state.pt has no step count: it is implied by whole epochs.
-    if (resume_ && !resumed_global_step_) state_.global_step = state_.epochs_run * steps_per_epoch_;
+    if (resume_ && !state_.has_global_step) state_.global_step = state_.epochs_run * steps_per_epoch_;
     if (resume_)
       std::cout << "Resuming from " << *checkpointer_->resume_folder() << " at epoch " << state_.epochs_run + 1
                 << ", global step " << state_.global_step << ", micro-batch " << state_.batches_in_epoch << "\n";
@@ -228,18 +223,20 @@ class FullFinetuneRecipeSingleDevice {
       };
       // The next micro-batch is read, tokenized and collated on a worker thread while the
       // current one trains.
-      std::future<Batch> next;
+      std::future<tt::data::Batch> next;
       auto prefetch = [&](size_t idx) {
         if (in_epoch(idx))
-          next = std::async(std::launch::async, [this, ids = batches[idx]] { return prepare_batch(ids); });
+          next = std::async(std::launch::async, [this, ids = batches[idx]] {
+            return tt::data::collate_samples(*dataset_, ids, tokenizer_->pad_id(), tt::kIgnoreIndex);
+          });
       };
       // A resumed run starts where the checkpoint was taken, without touching earlier samples.
       prefetch(static_cast<size_t>(state_.batches_in_epoch));
       for (size_t idx = static_cast<size_t>(state_.batches_in_epoch); in_epoch(idx); ++idx) {
         auto data_start = std::chrono::steady_clock::now();
-        Batch cpu_batch = next.get();
+        tt::data::Batch cpu_batch = next.get();
         prefetch(idx + 1);
-        auto [tokens, labels, input_pos, mask] = to_device(std::move(cpu_batch));
+        auto [tokens, labels, input_pos, mask] = tt::data::to_device(std::move(cpu_batch), device_);
         data_wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
         seq_len_ = tokens.size(1);
         processed_tokens += tokens.numel();
@@ -248,7 +245,7 @@ class FullFinetuneRecipeSingleDevice {
         num_tokens += n;
         at::Tensor shifted = at::cat({labels.slice(1, 1), at::full({labels.size(0), 1}, tt::kIgnoreIndex,
                                                                    labels.options())}, 1);
-        at::Tensor loss = loss_step({tokens, mask, input_pos}, shifted);
+        at::Tensor loss = tt::compute_loss(*model_, loss_, {tokens, mask, input_pos}, shifted);
         at::Tensor current = loss * n;
         running_loss += current.detach();
         // In-backward updates see each gradient once, complete: the 1/tokens scaling is
@@ -278,7 +275,7 @@ class FullFinetuneRecipeSingleDevice {
               {"lr", optimizer_->lr()},
               {"tokens_per_second_per_gpu", static_cast<double>(static_cast<float>(num_tokens / seconds))}};
           if (grad_norm) values.emplace_back("grad_norm", *grad_norm);
-          append_memory_stats(values);
+          if (log_peak_memory_) tt::append_peak_memory_stats(values, device_);
           // Beyond torchtune: model FLOPs utilisation against the H100's dense bf16 peak, and
           // the time the step waited for its data.
           // MFU counts every token the model processed (padding and masked prompts included).
@@ -351,18 +348,6 @@ class FullFinetuneRecipeSingleDevice {
   }
 
  private:
-  // `dataset:` is one dataset or, as in torchtune, a list of them read one after another.
-  tt::data::DatasetPtr setup_data() {
-    const Node* node = cfg_.find("dataset");
-    if (node == nullptr || !node->is_list())
-      return instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, "dataset", Node::map(), tokenizer_);
-    std::vector<tt::data::DatasetPtr> parts;
-    for (size_t i = 0; i < node->items.size(); ++i)
-      parts.push_back(instantiate<tt::data::DatasetPtr, tt::llama2::TokenizerPtr>(cfg_, tt::str("dataset.", i),
-                                                                                  Node::map(), tokenizer_));
-    return std::make_shared<tt::data::ConcatDataset>(std::move(parts), cfg_.where("dataset"));
-  }
-
   void setup_model(tt::StateDict&& checkpoint) {
     model_ = instantiate<tt::llama2::ModelPtr>(cfg_, "model", Node::map());
     // Strict (torchtune's load_state_dict); checkpoint tensors are released as they are copied.
@@ -371,102 +356,22 @@ class FullFinetuneRecipeSingleDevice {
     model_->wrapper.offload_activations = activation_offloading_;
   }
 
-  struct Batch {
-    at::Tensor tokens, labels;
-    std::optional<at::Tensor> input_pos, mask;
-  };
-  // The samples of one micro-batch, read (tokenized lazily) and collated on the CPU.
-  Batch prepare_batch(const std::vector<int64_t>& indices) const {
-    std::vector<tt::data::Sample> samples;
-    for (int64_t i : indices) samples.push_back(dataset_->get(i));
-    if (dataset_->packed()) {
-      tt::data::PackedBatch b = tt::data::padded_collate_packed(samples);
-      return {b.tokens, b.labels, b.input_pos, b.mask};
-    }
-    tt::data::SftBatch b = tt::data::padded_collate_sft(samples, tokenizer_->pad_id(), tt::kIgnoreIndex);
-    return {b.tokens, b.labels, std::nullopt, std::nullopt};
-  }
-
-  Batch to_device(Batch b) const {
-    auto move = [&](const std::optional<at::Tensor>& t) { return t ? std::optional(t->to(device_)) : std::nullopt; };
-    return {b.tokens.to(device_), b.labels.to(device_), move(b.input_pos), move(b.mask)};
-  }
-
-  // Mean loss over the batch's kept next-token labels, as configured.
-  at::Tensor loss_step(const tt::ForwardInputs& in, const at::Tensor& labels) {
-    switch (loss_.kind) {
-      case tt::LossSpec::Kind::kChunked:
-        return tt::chunked_cross_entropy(tt::forward_chunked(*model_, in, loss_.num_output_chunks),
-                                         labels, loss_.ignore_index);
-      case tt::LossSpec::Kind::kFusedChunked:
-        return tt::fused_chunked_cross_entropy(tt::hidden_states(*model_, in), model_->output, labels,
-                                               loss_.num_output_chunks, loss_.ignore_index);
-      case tt::LossSpec::Kind::kPlain:
-        break;
-    }
-    return tt::cross_entropy(tt::forward(*model_, in), labels, loss_.ignore_index);
-  }
-
   void scale_grads(double factor) {
     at::NoGradGuard no_grad;
     for (auto& [name, p] : tt::named_parameters(*model_))
       if (p.grad().defined()) p.mutable_grad().mul_(factor);
   }
 
-  void append_memory_stats(tt::MetricValues& values) const {
-#if defined(TT_WITH_CUDA)
-    if (log_peak_memory_ && device_.is_cuda()) {
-      auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device_.index() < 0 ? 0 : device_.index());
-      constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-      values.emplace_back("peak_memory_active", stats.active_bytes[0].peak / kGiB);
-      values.emplace_back("peak_memory_alloc", stats.allocated_bytes[0].peak / kGiB);
-      values.emplace_back("peak_memory_reserved", stats.reserved_bytes[0].peak / kGiB);
-      c10::cuda::CUDACachingAllocator::resetPeakStats(device_.index() < 0 ? 0 : device_.index());
-    }
-#endif
-  }
-
   // torchtune's checks and warnings when taking over a checkpoint's recipe state.
   void update_recipe_state(const tt::PickleValue& st) {
     const std::string where = *checkpointer_->recipe_checkpoint_path();
-    for (const char* key : {"seed", "epochs_run", "total_epochs", "max_steps_per_epoch", "optimizer"})
-      TT_CHECK(st.find(key) != nullptr, where, "has no '", key,
-               "': Checkpoint does not contain the required keys needed for updating recipe state. "
-               "Are you sure you passed in the right recipe checkpoint?");
-    state_.epochs_run = st.at("epochs_run").to_int();
-    const int64_t seed = st.at("seed").to_int();
-    if (seed != state_.seed) {
-      std::cerr << "WARNING: Config value for seed does not match the checkpoint value, using the "
-                   "checkpoint value: " << seed << "\n";
-      state_.seed = seed;
-    }
-    const tt::PickleValue& max_steps = st.at("max_steps_per_epoch");
-    std::optional<int64_t> ckpt_max = max_steps.is_none() ? std::nullopt : std::optional(max_steps.to_int());
-    if (ckpt_max != state_.max_steps_per_epoch) {
-      std::cerr << "WARNING: Config value for max_steps_per_epoch does not match the checkpoint value, "
-                   "using the checkpoint value: " << (ckpt_max ? std::to_string(*ckpt_max) : "None") << "\n";
-      state_.max_steps_per_epoch = ckpt_max;
-    }
-    if (st.at("total_epochs").to_int() != state_.total_epochs)
-      std::cerr << "WARNING: Config value for total_epochs does not match the checkpoint value, "
-                   "using the config value: " << state_.total_epochs << "\n";
-    // What torchtune does not record, for an exact continuation (absent in its files).
+    tt::restore_recipe_state(state_, st, where);
     if (optimizer_in_bwd_ && st.find("global_step") == nullptr &&
         tt::detect_optimizer_layout(st.at("optimizer"), where) == tt::OptimizerLayout::kPerParameter)
       std::cerr << "WARNING: this optimizer_in_bwd state was written by Python torchtune 0.6, whose single-device "
                    "recipe does not divide in-backward gradients by the token count; torchtune_cpp does (as for "
                    "the regular step), so the restored moments are on a different scale and the first steps "
                    "move less than they should\n";
-    if (const tt::PickleValue* g = st.find("global_step")) {
-      state_.global_step = g->to_int();
-      resumed_global_step_ = true;
-    }
-    if (const tt::PickleValue* d = st.find("dataloader"); d && d->is_dict() && d->find("epoch") &&
-                                                          d->find("batches_in_epoch")) {
-      TT_CHECK(d->at("epoch").to_int() == state_.epochs_run, where,
-               "dataloader.epoch disagrees with epochs_run; the file is inconsistent");
-      state_.batches_in_epoch = d->at("batches_in_epoch").to_int();
-    }
     if (const tt::PickleValue* rng = st.find("rng_state"); rng && rng->is_dict()) {
       auto restore = [](at::Generator gen, const tt::PickleValue& state) {
         std::lock_guard<std::mutex> lock(gen.mutex());
@@ -512,16 +417,7 @@ class FullFinetuneRecipeSingleDevice {
       rng.set("cuda", PV(at::cuda::detail::getDefaultCUDAGenerator(device_.index() < 0 ? 0 : device_.index())
                              .get_state()));
 #endif
-    return PV::dict({{"seed", state_.seed},
-                     {"epochs_run", state_.epochs_run},
-                     {"total_epochs", state_.total_epochs},
-                     {"max_steps_per_epoch",
-                      state_.max_steps_per_epoch ? PV(*state_.max_steps_per_epoch) : PV::none()},
-                     {"dataloader", PV::dict({{"epoch", state_.epochs_run},
-                                              {"batches_in_epoch", state_.batches_in_epoch}})},
-                     {"optimizer", std::move(optimizer)},
-                     {"global_step", state_.global_step},
-                     {"rng_state", std::move(rng)}});
+    return tt::recipe_state_dict(state_, std::move(optimizer), std::move(rng));
   }
 
   const Config& cfg_;
@@ -535,8 +431,8 @@ class FullFinetuneRecipeSingleDevice {
   bool warned_carry_ = false;
   std::unique_ptr<tt::OptimizerInBackward> in_backward_;
   int64_t seq_len_ = 0;
-  bool resume_ = false, resumed_global_step_ = false;
-  RecipeState state_;
+  bool resume_ = false;
+  tt::RecipeState state_;
   tt::MetricLoggerPtr logger_;
   tt::CheckpointerPtr checkpointer_;
   tt::llama2::ModelPtr model_;

@@ -2,11 +2,14 @@
 // single-process recipe on the tiny HF model in fp32:
 //   - 2 and 4 ranks (activation checkpointing on and off, resharding after forward on and
 //     off) log the per-step losses, gradient norms and learning rates of one process with the
-//     same global batch, within 1e-5 relative, and save the same weights;
+//     same global batch, within 1e-5 relative, and save the same weights (HF, Meta and
+//     torchtune formats);
 //   - the optimizer state is saved in torchtune's distributed layout (keyed by parameter
 //     name) and loads in Python; resuming is exact on the same rank count and moves between
 //     rank counts (2 -> 1, 1 -> 2);
-//   - two launchers (--nnodes 2 --node_rank 0/1) over loopback train as --nproc_per_node 2;
+//   - sharded checkpoints (each rank writes its shard) resume on 2, 4 and 1 ranks;
+//   - two launchers (--nnodes 2 --node_rank 0/1) over loopback, PyTorch's torchrun, and srun's
+//     and mpirun's environments train as --nproc_per_node 2;
 //   - a rank killed with SIGKILL makes the other exit non-zero within the collective timeout;
 //     SIGTERM to the launcher makes every rank save at the next step and stop cleanly.
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 #include "recipe/recipe_helpers.h"
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 #include "torchtune_cpp/checkpointing/safetensors.h"
+#include "torchtune_cpp/checkpointing/torch_save.h"
 
 extern char** environ;
 
@@ -137,6 +141,29 @@ TEST(DistributedCpu, TwoAndFourRanksComputeWhatOneProcessComputes) {
   fs::remove_all(single);
 }
 
+TEST(DistributedCpu, MetaAndTorchtuneCheckpointsAreWrittenAsOneProcessWritesThem) {
+  for (const char* format : {"meta", "torchtune"}) {
+    SCOPED_TRACE(format);
+    const std::string config = std::string("tests/assets/golden/recipe/configs/") + format + ".yaml";
+    fs::path single = fresh(std::string("tt_dist_fmt_single_") + format);
+    Result r = tune_run(config, single, "batch_size=8 " + kRun + " epochs=1", "OMP_NUM_THREADS=1");
+    ASSERT_EQ(r.status, 0) << r.out;
+    fs::path two = fresh(std::string("tt_dist_fmt_two_") + format);
+    r = shell("cd " + std::string(TT_SOURCE_DIR) + " && OMP_NUM_THREADS=1 " + launch(2) + " --config " + config +
+              " output_dir=" + two.string() + " batch_size=4 " + kRun + " epochs=1");
+    ASSERT_EQ(r.status, 0) << r.out;
+    const std::string file = "epoch_0/model-00001-of-00001.bin";
+    StateDict a = load_state_dict_file((two / file).string()), b = load_state_dict_file((single / file).string());
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].first, b[i].first);
+      EXPECT_TRUE(at::allclose(a[i].second, b[i].second, 1e-5, 1e-6)) << a[i].first;
+    }
+    fs::remove_all(single);
+    fs::remove_all(two);
+  }
+}
+
 TEST(DistributedCpu, ResumesExactlyAndAcrossRankCounts) {
   const std::string saving = kRun + " save_every_n_steps=1";
   fs::path two = fresh("tt_dist_resume_ref2");
@@ -176,7 +203,52 @@ TEST(DistributedCpu, ResumesExactlyAndAcrossRankCounts) {
   for (const fs::path& p : {two, one, run, down, up}) fs::remove_all(p);
 }
 
-TEST(DistributedCpu, TwoLaunchersAsTwoNodesTrainAsOneNodeOfTwo) {
+TEST(DistributedCpu, ShardedCheckpointsResumeOnAnyRankCount) {
+  const std::string saving = kRun + " save_every_n_steps=1";
+  fs::path full = fresh("tt_dist_sharded_full");
+  Result r = run_distributed(2, full, saving);
+  ASSERT_EQ(r.status, 0) << r.out;
+  fs::path ref = fresh("tt_dist_sharded_ref");
+  r = run_distributed(2, ref, saving + " sharded_checkpoints=True");
+  ASSERT_EQ(r.status, 0) << r.out;
+  // Each rank wrote its shard; the final checkpoint is the full one; training is unchanged.
+  for (const char* f : {"sharded_checkpoint.json", "shard-00000-of-00002.safetensors",
+                        "shard-00001-of-00002.safetensors", "recipe_state.pt", "config.json"})
+    EXPECT_TRUE(fs::exists(ref / "step_2" / f)) << f;
+  EXPECT_FALSE(fs::exists(ref / "step_2/model-00001-of-00001.safetensors"));
+  EXPECT_TRUE(fs::exists(ref / "epoch_1/model-00001-of-00001.safetensors"));
+  EXPECT_EQ(read_file(ref / kFinal), read_file(full / kFinal));
+  std::vector<CheckpointFolder> found = list_checkpoints(ref.string());
+  ASSERT_FALSE(found.empty());
+  EXPECT_TRUE(found.back().resumable);
+
+  // From step_2 (mid-epoch 0) on 2 ranks (exact), 4 ranks and 1 rank (same maths).
+  for (int nproc : {2, 4, 1}) {
+    SCOPED_TRACE(std::to_string(nproc) + " ranks");
+    fs::path run = fresh("tt_dist_sharded_" + std::to_string(nproc));
+    fs::create_directories(run);
+    fs::copy(ref / "step_2", run / "step_2", fs::copy_options::recursive);
+    r = run_distributed(nproc, run, saving + " sharded_checkpoints=True resume_from_checkpoint=True");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("global step 2, micro-batch " + std::to_string(4 * 2 / 2)), std::string::npos) << r.out;
+    expect_close_steps(read_disk_logs(run / "logs"), read_disk_logs(ref / "logs"), 3, nproc == 2 ? 0.0 : 1e-5);
+    if (nproc == 2)
+      EXPECT_EQ(read_file(run / kFinal), read_file(ref / kFinal));
+    else
+      expect_close_weights(run / kFinal, ref / kFinal, 1e-5, 1e-6);
+    fs::remove_all(run);
+  }
+  // The single-device recipe says what to do with it.
+  fs::path single = fresh("tt_dist_sharded_single");
+  fs::create_directories(single);
+  fs::copy(ref / "step_2", single / "step_2", fs::copy_options::recursive);
+  r = run_single(single, saving + " resume_from_checkpoint=True");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("is a sharded checkpoint"), std::string::npos) << r.out;
+  for (const fs::path& p : {full, ref, single}) fs::remove_all(p);
+}
+
+TEST(DistributedCpu, TwoNodesTorchrunSrunAndMpirunTrainAsOneNodeOfTwo) {
   fs::path ref = fresh("tt_dist_nodes_ref");
   Result r = run_distributed(2, ref, kRun);
   ASSERT_EQ(r.status, 0) << r.out;
@@ -194,8 +266,40 @@ TEST(DistributedCpu, TwoLaunchersAsTwoNodesTrainAsOneNodeOfTwo) {
   ASSERT_EQ(r.status, 0) << r.out << read_file(fs::temp_directory_path() / "tt_dist_node1.log");
   expect_close_steps(read_disk_logs(out / "logs"), read_disk_logs(ref / "logs"), 1, 0.0);
   EXPECT_EQ(read_file(out / kFinal), read_file(ref / kFinal));
-  fs::remove_all(ref);
   fs::remove_all(out);
+
+  // The recipe started by PyTorch's torchrun, and by hand with srun's and mpirun's variables.
+  const std::string recipe = std::string(TT_BINARY_DIR) + "/recipes/full_finetune_distributed --config " + kConfig +
+                             " batch_size=4 " + kRun + " output_dir=";
+  fs::path torchrun = fresh("tt_dist_torchrun");
+  r = shell("cd " + std::string(TT_SOURCE_DIR) + " && OMP_NUM_THREADS=1 " + TT_TEST_PYTHON +
+            " -m torch.distributed.run --nproc_per_node 2 --master_port " + std::to_string(free_port()) +
+            " --no-python " + recipe + torchrun.string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("launched by torchrun"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(torchrun / kFinal), read_file(ref / kFinal));
+  struct Launcher {
+    std::string name, env0, env1;
+  };
+  for (const Launcher& l :
+       {Launcher{"slurm", "SLURM_PROCID=0 SLURM_LOCALID=0", "SLURM_PROCID=1 SLURM_LOCALID=1"},
+        Launcher{"mpirun", "OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_LOCAL_RANK=0",
+                 "OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_LOCAL_RANK=1"}}) {
+    SCOPED_TRACE(l.name);
+    fs::path dir = fresh("tt_dist_" + l.name);
+    const std::string common = "OMP_NUM_THREADS=1 MASTER_PORT=" + std::to_string(free_port()) +
+                               (l.name == "slurm" ? " SLURM_NTASKS=2 SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST=localhost "
+                                                  : " OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_SIZE=2 ");
+    r = shell("cd " + std::string(TT_SOURCE_DIR) + " && (env " + common + l.env1 + " " + recipe + dir.string() +
+              " > /dev/null 2>&1 & pid=$!; env " + common + l.env0 + " " + recipe + dir.string() +
+              "; s0=$?; wait $pid; s1=$?; test $s0 -eq 0 -a $s1 -eq 0)");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("launched by " + l.name), std::string::npos) << r.out;
+    EXPECT_EQ(read_file(dir / kFinal), read_file(ref / kFinal));
+    fs::remove_all(dir);
+  }
+  fs::remove_all(torchrun);
+  fs::remove_all(ref);
 }
 
 // Spawns argv with stdout and stderr to `log`, in the source folder, with `env` added.

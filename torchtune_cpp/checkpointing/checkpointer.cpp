@@ -512,13 +512,18 @@ void Checkpointer::save_checkpoint(const StateDict& model, int epoch, bool inter
 
 void Checkpointer::save_folder(const StateDict& model, const std::string& folder,
                                const PickleValue* recipe_state) {
+  save_folder_with(folder, recipe_state, [&](const std::string& staging) { write_weights(model, staging); });
+}
+
+void Checkpointer::save_folder_with(const std::string& folder, const PickleValue* recipe_state,
+                                    const WriteFn& write) {
   const fs::path out(output_dir_);
   // Hidden (copy_files and folder scans skip dot-names) and per-process.
   const fs::path staging = out / str(".", folder, ".partial-", ::getpid());
   fs::remove_all(staging);
   fs::create_directories(staging);
   DirGuard guard(staging.string());
-  write_weights(model, staging.string());
+  write(staging.string());
   copy_files(checkpoint_dir_, staging.string());
   std::optional<PickleValue> state;
   if (recipe_state != nullptr) {
@@ -643,21 +648,48 @@ void Checkpointer::wait_post_save() {
 
 // ---- finding checkpoints --------------------------------------------------------------
 
+const char* const kShardedCheckpointIndex = "sharded_checkpoint.json";
+
+bool is_sharded_checkpoint(const std::string& folder) {
+  return fs::is_regular_file(fs::path(folder) / kShardedCheckpointIndex);
+}
+
+namespace {
+
+nlohmann::json read_index_json(const fs::path& p) {
+  std::ifstream in(p);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    TT_CHECK(false, p.string(), "is not valid JSON: ", e.what());
+  }
+  return {};
+}
+
+}  // namespace
+
 std::vector<std::string> checkpoint_weight_files(const std::string& folder) {
   std::vector<std::string> files;
+  if (is_sharded_checkpoint(folder)) {
+    const fs::path p = fs::path(folder) / kShardedCheckpointIndex;
+    const nlohmann::json j = read_index_json(p);
+    TT_CHECK(j.is_object() && j.contains("files") && j["files"].is_array(), p.string(),
+             "has no \"files\" list; it is not a sharded checkpoint index");
+    for (const auto& f : j.at("files")) {
+      TT_CHECK(f.is_string() && fs::is_regular_file(fs::path(folder) / f.get<std::string>()), p.string(),
+               "lists ", f.dump(), ", which is missing: the checkpoint is incomplete");
+      files.push_back((fs::path(folder) / f.get<std::string>()).string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  }
   for (const char* index : {kSafetensorsIndex, kTorchIndex}) {
     fs::path p = fs::path(folder) / index;
     if (!fs::exists(p)) continue;
-    std::ifstream in(p);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      TT_CHECK(false, p.string(), "is not valid JSON: ", e.what());
-    }
+    const nlohmann::json j = read_index_json(p);
     TT_CHECK(j.is_object() && j.contains("weight_map") && j["weight_map"].is_object(), p.string(),
              "has no weight_map object; it is not a Hugging Face index file");
-    for (const auto& [key, file] : j["weight_map"].items()) {
+    for (const auto& [key, file] : j.at("weight_map").items()) {
       TT_CHECK(file.is_string(), p.string(), "weight_map['", key, "'] must be a file name");
       std::string f = (fs::path(folder) / file.get<std::string>()).string();
       TT_CHECK(fs::is_regular_file(f), p.string(), "lists ", file.get<std::string>(),
@@ -844,6 +876,12 @@ CheckpointDict FullModelHFCheckpointer::load_checkpoint() {
   out.model = llama2::hf_to_tune(merged, config_.shape());
   out.recipe_state = load_recipe_state();
   return out;
+}
+
+void FullModelHFCheckpointer::set_output_layout(const OutputLayout& layout) {
+  weight_map_ = layout;
+  weight_index_.clear();
+  for (const auto& [key, idx] : layout) weight_index_[key] = idx;
 }
 
 void FullModelHFCheckpointer::write_weights(const StateDict& model, const std::string& out_dir) {

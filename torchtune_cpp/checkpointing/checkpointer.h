@@ -21,6 +21,7 @@
 //     Face cache.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,6 +78,17 @@ class Checkpointer {
   // to recipe_state/recipe_state.pt. Then prunes and runs post_save_command.
   void save_folder(const StateDict& model_tune_keys, const std::string& folder,
                    const PickleValue* recipe_state);
+  // The same, with the weights written by `write` into the (hidden, per-save) staging folder
+  // it is given, instead of in this checkpointer's format: for writers spread over several
+  // processes (sharded checkpoints), which all write there before `write` returns.
+  using WriteFn = std::function<void(const std::string& staging_dir)>;
+  void save_folder_with(const std::string& folder, const PickleValue* recipe_state, const WriteFn& write);
+  // What a full save takes from the loaded input beyond the weights (the HF checkpointer's
+  // file partition: key -> file index), for writers that resume without load_checkpoint()
+  // (sharded checkpoints keep it and give it back).
+  using OutputLayout = std::vector<std::pair<std::string, std::string>>;
+  virtual OutputLayout output_layout() const { return {}; }
+  virtual void set_output_layout(const OutputLayout& layout) {}
   // Waits for a running post_save_command (the recipe calls this before exiting).
   void wait_post_save();
 
@@ -140,6 +152,8 @@ class FullModelHFCheckpointer : public Checkpointer {
   const HfModelConfig& config() const { return config_; }
   // HF key -> 1-based input file index as "0001", in load order (filled by load_checkpoint).
   const std::vector<std::pair<std::string, std::string>>& weight_map() const { return weight_map_; }
+  OutputLayout output_layout() const override { return weight_map_; }
+  void set_output_layout(const OutputLayout& layout) override;
 
  protected:
   void write_weights(const StateDict& model_tune_keys, const std::string& dir) override;
@@ -183,7 +197,11 @@ struct CheckpointFolder {
 // checkpoints at lower steps), folders without a save time before the others by position.
 // Folders skipped as incomplete or unreadable are reported on stderr.
 std::vector<CheckpointFolder> list_checkpoints(const std::string& output_dir);
-// The weight files of a checkpoint folder, sorted: those its index json names, else every
+// A sharded checkpoint folder (written by several ranks, distributed/sharded_checkpoint.h)
+// holds this index, a JSON object whose "files" lists its shard files.
+extern const char* const kShardedCheckpointIndex;
+bool is_sharded_checkpoint(const std::string& folder);
+// The weight files of a checkpoint folder, sorted (a sharded checkpoint's shard files): those its index json names, else every
 // .safetensors/.bin/.pt/.pth file but recipe_state.pt. Missing indexed files are an error.
 std::vector<std::string> checkpoint_weight_files(const std::string& folder);
 

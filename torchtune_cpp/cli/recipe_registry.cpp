@@ -25,8 +25,9 @@ std::vector<std::string> distributed_keys() {
   for (const char* k : {"enable_async_checkpointing", "fsdp_cpu_offload", "tensor_parallel_plan",
                         "tensor_parallel_dim", "custom_sharded_layers",
                         "fsdp_reshard_after_forward", "ac_mode", "ac_option",
-                        // torchtune_cpp's addition: the bound on every collective
-                        "process_group_timeout_seconds"})
+                        // torchtune_cpp's additions: the bound on every collective, and
+                        // intermediate checkpoints written by every rank
+                        "process_group_timeout_seconds", "sharded_checkpoints"})
     keys.emplace_back(k);
   return keys;
 }

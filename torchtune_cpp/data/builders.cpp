@@ -3,6 +3,7 @@
 
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/data/alpaca.h"
+#include "torchtune_cpp/data/concat.h"
 #include "torchtune_cpp/data/local_files.h"
 #include "torchtune_cpp/data/messages.h"
 #include "torchtune_cpp/data/packed.h"
@@ -143,6 +144,18 @@ void register_datasets() {
   register_instruct();
   register_chat();
   register_text_completion();
+}
+
+DatasetPtr instantiate_dataset(const config::Config& cfg, const llama2::TokenizerPtr& tokenizer) {
+  using config::Node;
+  const Node* node = cfg.find("dataset");
+  if (node == nullptr || !node->is_list())
+    return config::instantiate<DatasetPtr, llama2::TokenizerPtr>(cfg, "dataset", Node::map(), tokenizer);
+  std::vector<DatasetPtr> parts;
+  for (size_t i = 0; i < node->items.size(); ++i)
+    parts.push_back(config::instantiate<DatasetPtr, llama2::TokenizerPtr>(cfg, str("dataset.", i), Node::map(),
+                                                                         tokenizer));
+  return std::make_shared<ConcatDataset>(std::move(parts), cfg.where("dataset"));
 }
 
 }  // namespace tt::data

@@ -10,11 +10,16 @@
 // run before anything is written; tokenization is lazy, per sample.
 #pragma once
 
+#include "torchtune_cpp/config/config.h"
 #include "torchtune_cpp/data/sft.h"
 
 namespace tt::data {
 
 // Registers every builder above.
 void register_datasets();
+
+// The config's `dataset:`: one dataset or, as in torchtune, a list of them read one after
+// another (ConcatDataset).
+DatasetPtr instantiate_dataset(const config::Config& cfg, const llama2::TokenizerPtr& tokenizer);
 
 }  // namespace tt::data

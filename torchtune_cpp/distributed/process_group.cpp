@@ -193,4 +193,14 @@ void ProcessGroup::broadcast(at::Tensor& t, int64_t root) {
 
 void ProcessGroup::barrier() { max(0); }
 
+std::string ProcessGroup::broadcast_string(const std::string& value, int64_t root) {
+  const std::string key = "torchtune_cpp/broadcast/" + std::to_string(broadcasts_++);
+  if (rank_ == root) {
+    store_->set(key, std::vector<uint8_t>(value.begin(), value.end()));
+    return value;
+  }
+  std::vector<uint8_t> bytes = store_->get(key);
+  return std::string(bytes.begin(), bytes.end());
+}
+
 }  // namespace tt::distributed

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "torchtune_cpp/distributed/environment.h"
@@ -58,6 +59,8 @@ class ProcessGroup {
   // In place, blocking: rank `root`'s t to every rank.
   void broadcast(at::Tensor& t, int64_t root);
   void barrier();
+  // Rank `root`'s `value` on every rank (through the rendezvous store; small strings only).
+  std::string broadcast_string(const std::string& value, int64_t root);
   // The end of a run: stops the liveness monitor, then waits for every rank, so that no
   // rank takes another's normal exit for a failure.
   void finish();
@@ -74,6 +77,7 @@ class ProcessGroup {
   std::mutex monitor_mu_;
   std::condition_variable monitor_cv_;
   bool monitor_stop_ = false;
+  int64_t broadcasts_ = 0;
 };
 
 using ProcessGroupPtr = std::shared_ptr<ProcessGroup>;

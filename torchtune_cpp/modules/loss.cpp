@@ -1,6 +1,8 @@
 // Cross-entropy losses, including the fused chunked variant.
 #include "torchtune_cpp/modules/loss.h"
 
+#include "torchtune_cpp/modules/transformer.h"
+
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "torchtune_cpp/config/registry.h"
@@ -124,6 +126,20 @@ void register_losses() {
                  "label smoothing is not supported; remove it");
         return LossSpec{LossSpec::Kind::kPlain, 1, kw.get_int("ignore_index")};
       });
+}
+
+at::Tensor compute_loss(TransformerDecoder& model, const LossSpec& loss, const ForwardInputs& in,
+                        const at::Tensor& labels) {
+  switch (loss.kind) {
+    case LossSpec::Kind::kChunked:
+      return chunked_cross_entropy(forward_chunked(model, in, loss.num_output_chunks), labels, loss.ignore_index);
+    case LossSpec::Kind::kFusedChunked:
+      return fused_chunked_cross_entropy(hidden_states(model, in), model.output, labels, loss.num_output_chunks,
+                                         loss.ignore_index);
+    case LossSpec::Kind::kPlain:
+      break;
+  }
+  return cross_entropy(forward(model, in), labels, loss.ignore_index);
 }
 
 }  // namespace tt

@@ -43,4 +43,11 @@ struct LossSpec {
 // torchtune_cpp.modules.loss.FusedCEWithChunkedOutputLoss (the fused variant).
 void register_losses();
 
+// The configured loss of `model` on one batch: mean over the kept next-token labels
+// [B, T] (already shifted), as a 0-dim fp32 tensor.
+struct TransformerDecoder;
+struct ForwardInputs;
+at::Tensor compute_loss(TransformerDecoder& model, const LossSpec& loss, const ForwardInputs& in,
+                        const at::Tensor& labels);
+
 }  // namespace tt
