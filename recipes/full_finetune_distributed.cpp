@@ -97,6 +97,10 @@ class FullFinetuneRecipeDistributed {
     // One GPU per process, as torchtune's set_device.
     device_ = device == "cuda" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env_.local_rank))
                                : at::Device(at::kCPU);
+    const int64_t gpus = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().deviceCount() : 0;
+    TT_CHECK(device == "cpu" || env_.local_rank < gpus, cfg.where("device"), "process ", env_.rank,
+             " (LOCAL_RANK ", env_.local_rank, ") needs cuda:", env_.local_rank, " but ", gpus,
+             " CUDA device(s) are visible; start at most one process per GPU (--nproc_per_node), or use device=cpu");
     dtype_ = tt::training_dtype(cfg.has("dtype") ? std::optional<std::string>(cfg.get_string("dtype"))
                                                  : std::nullopt,
                                 device_, cfg.where("dtype"));

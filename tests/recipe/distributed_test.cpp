@@ -402,11 +402,30 @@ TEST(DistributedCpu, SigtermToTheLauncherSavesOnEveryRankAndResumesExactly) {
   fs::remove_all(ref);
 }
 
-// ---- two GPUs (label multigpu): NCCL, one GPU per process.
-
 int gpu_count() {
   return at::globalContext().hasCUDA() ? static_cast<int>(at::detail::getCUDAHooks().deviceCount()) : 0;
 }
+
+TEST(DistributedCpu, BadLaunchesAreClearErrors) {
+  struct Case {
+    std::string overrides, want;
+  };
+  std::vector<Case> cases = {
+      {"process_group_timeout_seconds=0", "'process_group_timeout_seconds=0'): must be at least 1 (seconds)"},
+      {"optimizer_in_bwd=True", "optimizer_in_bwd is not supported by full_finetune_distributed"},
+      {"optimizer=bitsandbytes.optim.PagedAdamW8bit ~optimizer.fused",
+       "8-bit optimizer state is not supported by the distributed recipe"}};
+  if (gpu_count() < 2) cases.push_back({"device=cuda", "needs cuda:1 but " + std::to_string(gpu_count()) + " CUDA device(s)"});
+  for (const Case& c : cases) {
+    fs::path out = fresh("tt_dist_bad");
+    Result r = run_distributed(2, out, c.overrides);
+    EXPECT_EQ(r.status, 1) << c.overrides << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.want), std::string::npos) << c.overrides << "\nwant: " << c.want << "\n got: " << r.out;
+    fs::remove_all(out);
+  }
+}
+
+// ---- two GPUs (label multigpu): NCCL, one GPU per process.
 
 TEST(MultiGpuDistributed, AKilledRankStopsTheOthersWithinTheTimeout) {
   if (gpu_count() < 2) GTEST_SKIP() << "needs two CUDA devices";

@@ -377,10 +377,11 @@ void FullyShardedDecoder::finish_backward() {
 
 double FullyShardedDecoder::grad_norm() {
   at::NoGradGuard no_grad;
-  at::Tensor sq = at::zeros({}, at::TensorOptions().dtype(at::kDouble));
+  std::vector<at::Tensor> squares;  // one per unit, summed on the shards' device: one sync
   for (Unit& u : units_)
-    if (u.shard.grad().defined()) sq += u.shard.grad().to(at::kFloat).pow(2).sum().to(at::kDouble).cpu();
-  return std::sqrt(pg_->sum(sq.item<double>()));
+    if (u.shard.grad().defined()) squares.push_back(u.shard.grad().to(at::kFloat).pow(2).sum());
+  const double local = squares.empty() ? 0.0 : at::stack(squares).sum().item<double>();
+  return std::sqrt(pg_->sum(local));
 }
 
 double FullyShardedDecoder::clip_grad_norm(double max_norm) {
