@@ -41,12 +41,6 @@ std::vector<std::string> visible_entries(const fs::path& dir) {
   return names;
 }
 
-fs::path fresh(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / name;
-  fs::remove_all(p);
-  return p;
-}
-
 // The uninterrupted run every resumed one must reproduce (one folder per test: CTest runs
 // them in parallel).
 fs::path reference_run(const std::string& name, const std::string& overrides = kRun) {

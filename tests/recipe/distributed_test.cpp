@@ -50,12 +50,6 @@ const std::string kRun =
     "lr_scheduler.num_warmup_steps=2";
 const std::string kFinal = "epoch_1/model-00001-of-00001.safetensors";
 
-fs::path fresh(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / name;
-  fs::remove_all(p);
-  return p;
-}
-
 // A port nobody listens on now (CTest runs tests in parallel, each needs its own rendezvous).
 int free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

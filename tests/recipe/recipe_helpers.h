@@ -47,6 +47,13 @@ inline StepLog read_disk_logs(const fs::path& log_dir) {
   return steps;
 }
 
+// A path under the temporary folder, emptied (each test its own: CTest runs them in parallel).
+inline fs::path fresh(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / name;
+  fs::remove_all(p);
+  return p;
+}
+
 inline std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
