@@ -33,7 +33,6 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <future>
 #include <iostream>
 #include <random>
 
@@ -217,25 +216,18 @@ class FullFinetuneRecipeSingleDevice {
       auto order = tt::data::distributed_sampler_indices(
           dataset_->size(), epoch, {1, 0, cfg_.get_bool("shuffle"), 0, false});
       auto batches = tt::data::batch_indices(order, batch_size_);
-      auto in_epoch = [&](size_t idx) {
-        return idx < batches.size() &&
-               !(state_.max_steps_per_epoch && static_cast<int64_t>(idx) / grad_accum_ == *state_.max_steps_per_epoch);
-      };
-      // The next micro-batch is read, tokenized and collated on a worker thread while the
-      // current one trains.
-      std::future<tt::data::Batch> next;
-      auto prefetch = [&](size_t idx) {
-        if (in_epoch(idx))
-          next = std::async(std::launch::async, [this, ids = batches[idx]] {
-            return tt::data::collate_samples(*dataset_, ids, tokenizer_->pad_id(), tt::kIgnoreIndex);
-          });
-      };
-      // A resumed run starts where the checkpoint was taken, without touching earlier samples.
-      prefetch(static_cast<size_t>(state_.batches_in_epoch));
-      for (size_t idx = static_cast<size_t>(state_.batches_in_epoch); in_epoch(idx); ++idx) {
+      // The epoch's micro-batches, up to max_steps_per_epoch optimizer steps; a resumed run
+      // starts where the checkpoint was taken, without touching earlier samples. The next
+      // one is read, tokenized and collated on a worker thread while the current one trains.
+      size_t end = batches.size();
+      if (state_.max_steps_per_epoch)
+        end = std::min(end, static_cast<size_t>(*state_.max_steps_per_epoch * grad_accum_));
+      const size_t first = static_cast<size_t>(state_.batches_in_epoch);
+      tt::data::BatchPrefetcher loader(*dataset_, std::move(batches), first, end, tokenizer_->pad_id(),
+                                       tt::kIgnoreIndex);
+      for (size_t idx = first; idx < end; ++idx) {
         auto data_start = std::chrono::steady_clock::now();
-        tt::data::Batch cpu_batch = next.get();
-        prefetch(idx + 1);
+        tt::data::Batch cpu_batch = loader.next();
         auto [tokens, labels, input_pos, mask] = tt::data::to_device(std::move(cpu_batch), device_);
         data_wait += std::chrono::duration<double>(std::chrono::steady_clock::now() - data_start).count();
         seq_len_ = tokens.size(1);
@@ -243,9 +235,8 @@ class FullFinetuneRecipeSingleDevice {
         // Tokens counted on the unshifted labels, as torchtune counts them.
         const int64_t n = (labels != tt::kIgnoreIndex).sum().item<int64_t>();
         num_tokens += n;
-        at::Tensor shifted = at::cat({labels.slice(1, 1), at::full({labels.size(0), 1}, tt::kIgnoreIndex,
-                                                                   labels.options())}, 1);
-        at::Tensor loss = tt::compute_loss(*model_, loss_, {tokens, mask, input_pos}, shifted);
+        at::Tensor loss = tt::compute_loss(*model_, loss_, {tokens, mask, input_pos},
+                                           tt::data::shift_labels(labels, tt::kIgnoreIndex));
         at::Tensor current = loss * n;
         running_loss += current.detach();
         // In-backward updates see each gradient once, complete: the 1/tokens scaling is

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 
+#include <future>
 #include <optional>
 #include <vector>
 
@@ -23,5 +24,26 @@ Batch collate_samples(const Dataset& dataset, const std::vector<int64_t>& indice
                       int64_t ignore_index);
 
 Batch to_device(Batch batch, const at::Device& device);
+
+// Next-token targets: labels [B, T] shifted left by one, the last position ignored -> [B, T].
+at::Tensor shift_labels(const at::Tensor& labels, int64_t ignore_index);
+
+// An epoch's micro-batches `batches[first..end)` collated on a worker thread one ahead of
+// training, so reading and tokenizing overlap the step.
+class BatchPrefetcher {
+ public:
+  BatchPrefetcher(const Dataset& dataset, std::vector<std::vector<int64_t>> batches, size_t first, size_t end,
+                  int64_t pad_id, int64_t ignore_index);
+  // Micro-batch `first`, then the following ones; starts collating the one after.
+  Batch next();
+
+ private:
+  void start(size_t index);
+  const Dataset& dataset_;
+  std::vector<std::vector<int64_t>> batches_;
+  size_t next_index_, end_;
+  int64_t pad_id_, ignore_index_;
+  std::future<Batch> pending_;
+};
 
 }  // namespace tt::data
