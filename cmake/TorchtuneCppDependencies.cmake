@@ -1,7 +1,9 @@
 # Finds every dependency from the system or the torch wheel; nothing is downloaded.
 #   LibTorch: the `torch` wheel from PyPI (or any LibTorch 2.x) through CMAKE_PREFIX_PATH
 #   yaml-cpp, nlohmann_json, SentencePiece, GoogleTest: Debian packages
-#   Gloo headers (libgloo-dev): for ProcessGroupGloo; the wheel ships the library, not them
+#   Gloo headers (libgloo-dev): for ProcessGroupGloo; the wheel ships the library, not them.
+#     Where they cannot be installed, Debian's package unpacked into .deps/root/ serves
+#     (scripts/fetch_offline_deps.sh); installed ones come first.
 
 find_package(Torch REQUIRED)
 find_package(Threads REQUIRED)
@@ -15,11 +17,17 @@ endif()
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(SentencePiece REQUIRED)
 
-find_path(TT_GLOO_INCLUDE_DIR gloo/algorithm.h DOC "Gloo headers (Debian: libgloo-dev)")
+# A cached folder that lost its headers (.deps/ removed, say) is searched for again.
+if(TT_GLOO_INCLUDE_DIR AND NOT EXISTS "${TT_GLOO_INCLUDE_DIR}/gloo/algorithm.h")
+  unset(TT_GLOO_INCLUDE_DIR CACHE)
+endif()
+find_path(TT_GLOO_INCLUDE_DIR gloo/algorithm.h PATHS "${PROJECT_SOURCE_DIR}/.deps/root/usr/include"
+          DOC "Gloo headers (Debian: libgloo-dev)")
 if(TT_GLOO_INCLUDE_DIR)
   message(STATUS "torchtune_cpp: Gloo headers in ${TT_GLOO_INCLUDE_DIR} (CPU process groups on)")
 else()
-  message(STATUS "torchtune_cpp: no Gloo headers; CPU process groups off (install libgloo-dev)")
+  message(STATUS "torchtune_cpp: no Gloo headers; CPU process groups off (install libgloo-dev, "
+                 "or carry them in .deps/: scripts/fetch_offline_deps.sh)")
 endif()
 
 # CUDA: on when this LibTorch was built with it (the PyPI wheel is), unless turned off.

@@ -16,6 +16,8 @@
 //     gathered unit by unit, in the input's format, with the optimizer state in torchtune's
 //     distributed layout (keyed by parameter name); resuming works from any rank count
 //   - SIGTERM / SIGINT on any rank: all ranks agree at the next step boundary, save, stop
+//   - an error on one rank (a full disk, a busy output_dir, a NaN loss, a lost peer) stops
+//     every rank together, each with one line; rank 0 holds the output_dir lock
 //   - the seed of rank r is seed + r, as torchtune; rank 0 logs
 //
 //   tune run --nproc_per_node 8 full_finetune_distributed --config llama2/7B_full [key=value ...]
@@ -51,8 +53,10 @@
 #include "torchtune_cpp/models/llama2/tokenizer.h"
 #include "torchtune_cpp/modules/loss.h"
 #include "torchtune_cpp/modules/transformer.h"
+#include "torchtune_cpp/training/device.h"
 #include "torchtune_cpp/training/lr_schedulers.h"
 #include "torchtune_cpp/training/metric_logging.h"
+#include "torchtune_cpp/training/nonfinite.h"
 #include "torchtune_cpp/training/optimizer.h"
 #include "torchtune_cpp/training/memory_stats.h"
 #include "torchtune_cpp/training/precision.h"
@@ -60,6 +64,7 @@
 #include "torchtune_cpp/training/progress_bar.h"
 #include "torchtune_cpp/training/profiler.h"
 #include "torchtune_cpp/utils/check.h"
+#include "torchtune_cpp/utils/file_lock.h"
 
 namespace {
 
@@ -88,15 +93,15 @@ Node call_kwargs(std::initializer_list<std::pair<const char*, std::string>> kv) 
 
 class FullFinetuneRecipeDistributed {
  public:
+  // Reads the config; every value was checked by enforce_recipe_config (the declarations in
+  // cli/recipe_registry.cpp, shared with `tune validate`) before this runs.
   explicit FullFinetuneRecipeDistributed(const Config& cfg)
       : cfg_(cfg), env_(tt::distributed::read_distributed_env()), device_(at::kCPU) {
-    std::string device = cfg.get_string("device");
-    TT_CHECK(device == "cpu" || device == "cuda", cfg.where("device"),
-             "use cpu or cuda (each process takes cuda:LOCAL_RANK)");
+    const std::string device = cfg.get_string("device");
     // One GPU per process, as torchtune's set_device.
     device_ = device == "cuda" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env_.local_rank))
                                : at::Device(at::kCPU);
-    const int64_t gpus = at::globalContext().hasCUDA() ? at::detail::getCUDAHooks().deviceCount() : 0;
+    const int64_t gpus = tt::visible_cuda_devices();
     TT_CHECK(device == "cpu" || env_.local_rank < gpus, cfg.where("device"), "process ", env_.rank,
              " (LOCAL_RANK ", env_.local_rank, ") needs cuda:", env_.local_rank, " but ", gpus,
              " CUDA device(s) are visible; start at most one process per GPU (--nproc_per_node), or use device=cpu");
@@ -104,49 +109,22 @@ class FullFinetuneRecipeDistributed {
                                                  : std::nullopt,
                                 device_, cfg.where("dtype"));
     resume_ = cfg.get_bool("resume_from_checkpoint");
-    TT_CHECK(!cfg.get_bool_or("optimizer_in_bwd", false), cfg.where("optimizer_in_bwd"),
-             "optimizer_in_bwd is not supported by full_finetune_distributed in torchtune_cpp (sharding ",
-             "already divides the optimizer state by the number of ranks); set it to False");
-    TT_CHECK(!cfg.has("tensor_parallel_plan"), cfg.where("tensor_parallel_plan"),
-             "tensor parallelism is not supported; remove the key");
-    TT_CHECK(cfg.get_int_or("tensor_parallel_dim", 1) == 1, cfg.where("tensor_parallel_dim"),
-             "tensor parallelism is not supported; set tensor_parallel_dim: 1");
     if (cfg.get_bool_or("enable_async_checkpointing", false))
       std::cerr << "WARNING: enable_async_checkpointing has no effect in torchtune_cpp; checkpoints are written "
                    "synchronously by rank 0\n";
     shard_options_.reshard_after_forward = cfg.get_bool_or("fsdp_reshard_after_forward", true);
     shard_options_.cpu_offload = cfg.get_bool_or("fsdp_cpu_offload", false);
-    const int64_t timeout = cfg.get_int_or("process_group_timeout_seconds", 600);
-    TT_CHECK(timeout >= 1, cfg.where("process_group_timeout_seconds"), "must be at least 1 (seconds)");
-    pg_options_.timeout = std::chrono::seconds(timeout);
+    pg_options_.timeout = std::chrono::seconds(cfg.get_int_or("process_group_timeout_seconds", 600));
     sharded_checkpoints_ = cfg.get_bool_or("sharded_checkpoints", false);
     activation_checkpointing_ = cfg.get_bool_or("enable_activation_checkpointing", false);
     activation_offloading_ = cfg.get_bool_or("enable_activation_offloading", false);
-    if (activation_offloading_) {
-      TT_CHECK(device_.is_cuda(), cfg.where("enable_activation_offloading"),
-               "enable_activation_offloading should only be True when training on CUDA");
-      TT_CHECK(activation_checkpointing_, cfg.where("enable_activation_offloading"),
-               "enable_activation_offloading should only be True when enable_activation_checkpointing is True");
-    }
-    if (cfg.get_bool("compile")) std::cout << "compile: True has no effect in torchtune_cpp\n";
-    // torchtune's collate choice: padded_collate_sft unless the dataset is packed (then
-    // padded_collate_packed, whatever collate_fn says).
-    const std::string collate = cfg.has("collate_fn") ? cfg.get_string("collate_fn") : "torchtune.data.padded_collate_sft";
-    TT_CHECK(collate.find("left_pad_sequence") == std::string::npos, cfg.where("collate_fn"),
-             "left_pad_sequence collator is only for inference.");
-    TT_CHECK(collate == "torchtune.data.padded_collate_sft" || collate == "torchtune.data.padded_collate_packed",
-             cfg.where("collate_fn"), "'", collate, "' is not a collate function torchtune_cpp provides; use ",
-             "torchtune.data.padded_collate_sft (packed datasets use torchtune.data.padded_collate_packed)");
+    if (cfg.get_bool_or("compile", false)) std::cout << "compile: True has no effect in torchtune_cpp\n";
     grad_accum_ = cfg.get_int("gradient_accumulation_steps");
-    TT_CHECK(grad_accum_ >= 1, cfg.where("gradient_accumulation_steps"), "must be >= 1");
     batch_size_ = cfg.get_int("batch_size");
-    TT_CHECK(batch_size_ >= 1, cfg.where("batch_size"), "must be >= 1");
     log_every_ = cfg.get_int_or("log_every_n_steps", 1);
     log_peak_memory_ = cfg.get_bool_or("log_peak_memory_stats", false);
     clip_grad_norm_ = cfg.get_optional_double("clip_grad_norm");
     save_every_ = cfg.get_optional_int("save_every_n_steps");
-    TT_CHECK(!save_every_ || *save_every_ >= 1, cfg.where("save_every_n_steps"),
-             "must be at least 1, or null to save at epoch ends only");
     state_.total_epochs = cfg.get_int("epochs");
     state_.max_steps_per_epoch = cfg.get_optional_int("max_steps_per_epoch");
     // A null seed is drawn at random, as torchtune does (rank 0's, below), and recorded.
@@ -155,6 +133,7 @@ class FullFinetuneRecipeDistributed {
 
   // Joins the process group; before setup so that every later step can agree across ranks.
   bool is_rank_zero() const { return rank0_; }
+  int64_t rank() const { return env_.rank; }
 
   void init_distributed() {
     pg_ = std::make_shared<tt::distributed::ProcessGroup>(env_, device_, pg_options_);
@@ -168,20 +147,16 @@ class FullFinetuneRecipeDistributed {
   void setup() {
     // torchtune's per-rank seed: seed + rank.
     at::manual_seed(static_cast<uint64_t>(state_.seed + pg_->rank()));
-    // Data first: a bad dataset stops the run before anything is written to output_dir.
+    // Nothing is written to output_dir until every piece below is loaded and checked
+    // (start_writing()): a run that fails to start leaves the folder as it was.
     tokenizer_ = instantiate<tt::llama2::TokenizerPtr>(cfg_, "tokenizer", Node::map());
     dataset_ = tt::data::instantiate_dataset(cfg_, tokenizer_);
-    if (rank0_) {
-      logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
-      logger_->log_config(cfg_);
-    }
-    // Rank 0 first: its checkpointer clears what an interrupted save left in output_dir.
+    // Rank 0 first: resuming, its checkpointer puts back what an interrupted save left.
     auto make_checkpointer = [&] {
       checkpointer_ = instantiate<tt::CheckpointerPtr>(
           cfg_, "checkpointer", call_kwargs({{"should_load_recipe_state", resume_ ? "True" : "False"}}));
     };
-    if (rank0_) make_checkpointer();
-    pg_->barrier();
+    pg_->all_succeed([&] { rank0_ ? make_checkpointer() : void(); }, "setting up the checkpointer");
     if (!rank0_) make_checkpointer();
     // A sharded checkpoint (sharded_checkpoints) is read shard by shard, whatever rank count
     // wrote it; a full one is read by every rank (memory-mapped where the format allows),
@@ -193,8 +168,13 @@ class FullFinetuneRecipeDistributed {
       ckpt.recipe_state = tt::load_torch_file(*checkpointer_->recipe_checkpoint_path());
     else
       ckpt = checkpointer_->load_checkpoint();
+    if (!sharded_resume) tt::check_weights(ckpt.model, resume_ && folder ? *folder : checkpointer_->checkpoint_dir());
     if (resume_) update_recipe_state(*ckpt.recipe_state);
     setup_model(sharded_resume ? nullptr : &ckpt.model);
+    // Every sample's token ids against the model's vocabulary, as it is read (data/builders.h).
+    dataset_ = tt::data::check_token_ids(
+        dataset_, model_->args.vocab_size,
+        cfg_.where(cfg_.has("model.vocab_size") ? "model.vocab_size" : "model"));
     optimizer_ = instantiate<tt::OptimizerPtr, tt::StateDict>(cfg_, "optimizer", Node::map(),
                                                               sharded_->sharded_parameters());
     TT_CHECK(optimizer_->options().state_bits == 32, cfg_.where("optimizer"),
@@ -224,6 +204,7 @@ class FullFinetuneRecipeDistributed {
     steps_per_epoch_ = batches / grad_accum_;
     if (state_.max_steps_per_epoch && *state_.max_steps_per_epoch < steps_per_epoch_)
       steps_per_epoch_ = *state_.max_steps_per_epoch;
+    if (resume_) tt::check_resume_position(state_, batches, grad_accum_, *checkpointer_->recipe_checkpoint_path());
     // torchtune's recipe_state.pt has no step count: it is implied by whole epochs.
     if (resume_ && !state_.has_global_step) state_.global_step = state_.epochs_run * steps_per_epoch_;
     if (resume_ && rank0_)
@@ -242,9 +223,25 @@ class FullFinetuneRecipeDistributed {
     // Rank 0 profiles (its trace stands for every rank: they run the same steps).
     profiler_ = cfg_.has("profiler") && rank0_ ? instantiate<tt::ProfilerPtr>(cfg_, "profiler", Node::map())
                                                : std::make_shared<tt::Profiler>(tt::ProfilerOptions{});
+    nonfinite_ = std::make_unique<tt::NonfiniteGuard>(cfg_.get_bool_or("stop_on_nonfinite_loss", true), device_);
+    nonfinite_->set_rank(pg_->rank());
+    if (resume_) nonfinite_->set_last_checkpoint(*checkpointer_->resume_folder());
     if (rank0_)
       std::cout << "Model has " << tt::num_parameters(*model_) << " parameters, sharded over " << pg_->world_size()
                 << " ranks; " << dataset_->size() << " samples, " << steps_per_epoch_ << " optimizer steps per epoch\n";
+    // The others wait for rank 0, and stop with it if output_dir is taken.
+    pg_->all_succeed([&] { rank0_ ? start_writing() : void(); }, "taking the output_dir lock");
+  }
+
+  // The run starts (rank 0): one run per output_dir (a lock that says who holds it), then
+  // what killed saves left is cleared, the config saved and the metric logger opened.
+  void start_writing() {
+    std::vector<std::pair<std::string, std::string>> dirs = {{checkpointer_->output_dir(), "output_dir"}};
+    if (cfg_.has("output_dir")) dirs.emplace_back(cfg_.get_string("output_dir"), "output_dir");
+    locks_ = tt::lock_directories(dirs);
+    checkpointer_->clear_interrupted_saves();
+    logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
+    logger_->log_config(cfg_);
   }
 
   void train() {
@@ -302,9 +299,13 @@ class FullFinetuneRecipeDistributed {
         const double global_loss = totals[0].item<double>();
         num_tokens = static_cast<int64_t>(totals[1].item<double>());
         const bool stop = totals[2].item<double>() > 0;
+        // The summed loss is NaN or Inf when any rank's is: every rank stops here together,
+        // before the step would write it into the weights.
+        nonfinite_->check_value(global_loss, "loss", state_.global_step + 1);
         std::optional<double> grad_norm;
         scale_grads(1.0 / static_cast<double>(num_tokens));
         if (clip_grad_norm_) grad_norm = sharded_->clip_grad_norm(*clip_grad_norm_);
+        if (grad_norm) nonfinite_->check_value(*grad_norm, "gradient norm", state_.global_step + 1);
         optimizer_->step();
         optimizer_->zero_grad();
         if (scheduler_) scheduler_->step();
@@ -429,32 +430,53 @@ class FullFinetuneRecipeDistributed {
   // With sharded_checkpoints, intermediate checkpoints are written by every rank at once,
   // its own shard, into the folder rank 0's checkpointer is assembling (the final one stays
   // full, in the input's format).
+  // A failure on any rank (a full disk, non-finite weights) stops every rank, each with one
+  // line, and leaves no part of the folder behind.
   void save_checkpoint(const std::string& folder, bool intermediate) {
+    std::vector<at::Tensor> shards;
+    for (auto& [name, p] : sharded_->sharded_parameters()) shards.push_back(p.detach());
+    pg_->all_succeed([&] { nonfinite_->check_tensors(shards, state_.global_step); },
+                     "checking its weights before saving " + folder);
     if (intermediate && sharded_checkpoints_) {
       const tt::NamedOptimizerState mine =
           tt::to_named_optimizer_state(optimizer_->state_dict(), sharded_->unit_names(), "optimizer");
-      auto write = [&](const std::string& staging) {
-        const std::string dir = pg_->broadcast_string(staging, 0);
-        tt::distributed::write_sharded_checkpoint(*sharded_, mine, checkpointer_->output_layout(), dir);
-        pg_->barrier();  // every shard is on disk before rank 0 completes the folder
-      };
-      if (rank0_) {
+      // What every rank writes, about: its shard of the weights and of the optimizer state.
+      uint64_t shard_bytes = 0;
+      for (const at::Tensor& t : shards) shard_bytes += static_cast<uint64_t>(t.numel()) * t.element_size();
+      for (const auto& [name, state] : mine.state) shard_bytes += tt::tensor_bytes(state);
+      std::string staging;
+      auto begin = [&] {
+        if (!rank0_) return;
         tt::NamedOptimizerState group_only;
         group_only.group = mine.group;
         tt::PickleValue recipe_state = recipe_state_value(
             tt::from_named_optimizer_state(group_only, tt::OptimizerLayout::kNamed, param_names()));
-        checkpointer_->save_folder_with(folder, &recipe_state, write);
-      } else {
-        write("");
+        staging = checkpointer_->begin_save(folder, &recipe_state, shard_bytes * pg_->world_size());
+      };
+      pg_->all_succeed(begin, "preparing " + folder);
+      const std::string dir = pg_->broadcast_string(staging, 0);
+      auto write = [&] { tt::distributed::write_sharded_checkpoint(*sharded_, mine, checkpointer_->output_layout(), dir); };
+      auto finish = [&] {
+        if (rank0_) checkpointer_->finish_save();
+      };
+      try {
+        // Every shard is on disk before rank 0 completes the folder.
+        pg_->all_succeed(write, "writing its shard of " + folder);
+        pg_->all_succeed(finish, "saving " + folder);
+      } catch (...) {
+        if (rank0_) checkpointer_->abandon_save();
+        throw;
       }
-      pg_->barrier();
-      return;
+    } else {
+      tt::StateDict weights = sharded_->gather_full_state_dict();
+      std::optional<tt::PickleValue> recipe_state;
+      if (intermediate) recipe_state = recipe_state_value(full_optimizer_state());
+      auto save = [&] {
+        if (rank0_) checkpointer_->save_folder(weights, folder, recipe_state ? &*recipe_state : nullptr);
+      };
+      pg_->all_succeed(save, "saving " + folder);
     }
-    tt::StateDict weights = sharded_->gather_full_state_dict();
-    std::optional<tt::PickleValue> recipe_state;
-    if (intermediate) recipe_state = recipe_state_value(full_optimizer_state());
-    if (rank0_) checkpointer_->save_folder(weights, folder, recipe_state ? &*recipe_state : nullptr);
-    pg_->barrier();
+    nonfinite_->set_last_checkpoint(checkpointer_->output_dir() + "/" + folder);
   }
 
   // The full optimizer state in torchtune's distributed layout on rank 0 (every rank gathers).
@@ -469,7 +491,7 @@ class FullFinetuneRecipeDistributed {
   // torchtune's recipe_state.pt keys, with the optimizer in torchtune's distributed layout
   // (full tensors keyed by parameter name), then what an exact resume needs beyond them.
   tt::PickleValue recipe_state_value(tt::PickleValue optimizer) const {
-    return rank0_ ? tt::recipe_state_dict(state_, std::move(optimizer)) : tt::PickleValue::none();
+    return rank0_ ? tt::recipe_state_dict(state_, batch_size_, std::move(optimizer)) : tt::PickleValue::none();
   }
 
   const Config& cfg_;
@@ -490,6 +512,8 @@ class FullFinetuneRecipeDistributed {
   int64_t seq_len_ = 0;
   bool resume_ = false;
   tt::RecipeState state_;
+  std::vector<std::unique_ptr<tt::DirectoryLock>> locks_;
+  std::unique_ptr<tt::NonfiniteGuard> nonfinite_;
   tt::MetricLoggerPtr logger_;
   tt::CheckpointerPtr checkpointer_;
   tt::llama2::ModelPtr model_;
@@ -509,13 +533,20 @@ int recipe_main(int argc, char** argv) {
   }
   tt::register_builtin_components();
   Config cfg = Config::load(args.config_path, args.overrides);
-  tt::config::enforce(tt::config::validate_config(cfg.raw(), tt::cli::find_recipe(kRecipe)->keys));
+  // Every start-up check, as `tune validate` makes them, before anything is built or written.
+  tt::cli::enforce_recipe_config(cfg, kRecipe);
   FullFinetuneRecipeDistributed recipe(cfg);
-  recipe.init_distributed();
-  if (recipe.is_rank_zero()) std::cout << tt::config::describe_resolved(cfg, kRecipe);
-  recipe.setup();
-  recipe.train();
-  recipe.cleanup();
+  try {
+    recipe.init_distributed();
+    if (recipe.is_rank_zero()) std::cout << tt::config::describe_resolved(cfg, kRecipe);
+    recipe.setup();
+    recipe.train();
+    recipe.cleanup();
+  } catch (const std::exception& e) {
+    // A peer that died surfaces as Gloo's or NCCL's own exception: one clear line instead.
+    if (std::optional<tt::Error> clear = tt::distributed::collective_failure(e, recipe.rank())) throw *clear;
+    throw;
+  }
   return 0;
 }
 

@@ -16,6 +16,10 @@
 //     mid-epoch; the continued run computes what the uninterrupted one would have
 //   - SIGTERM / SIGINT (preemption, Ctrl-C): a checkpoint at the next step boundary, then a
 //     clean exit; a second signal stops at once
+//   - beyond torchtune, safety: nothing is written to output_dir until every input is loaded
+//     and checked; one run per output_dir (a lock naming its holder); the free space is
+//     checked before each save; a NaN or Inf loss or gradient norm stops the run at once and
+//     no checkpoint is written after it (stop_on_nonfinite_loss: False trains on, as torchtune)
 //   - metric logging every log_every_n_steps optimizer steps: loss, lr,
 //     tokens_per_second_per_gpu, grad_norm (with clipping), peak memory on CUDA
 //   - optimizer_in_bwd: each parameter updated from its gradient hook, its gradient freed at
@@ -62,6 +66,7 @@
 #include "torchtune_cpp/training/clip_grad.h"
 #include "torchtune_cpp/training/lr_schedulers.h"
 #include "torchtune_cpp/training/metric_logging.h"
+#include "torchtune_cpp/training/nonfinite.h"
 #include "torchtune_cpp/training/optimizer.h"
 #include "torchtune_cpp/training/optimizer_in_backward.h"
 #include "torchtune_cpp/training/memory_stats.h"
@@ -70,6 +75,7 @@
 #include "torchtune_cpp/training/progress_bar.h"
 #include "torchtune_cpp/training/profiler.h"
 #include "torchtune_cpp/utils/check.h"
+#include "torchtune_cpp/utils/file_lock.h"
 
 namespace {
 
@@ -98,11 +104,10 @@ Node call_kwargs(std::initializer_list<std::pair<const char*, std::string>> kv) 
 
 class FullFinetuneRecipeSingleDevice {
  public:
+  // Reads the config; every value was checked by enforce_recipe_config (the declarations in
+  // cli/recipe_registry.cpp, shared with `tune validate`) before this runs.
   explicit FullFinetuneRecipeSingleDevice(const Config& cfg) : cfg_(cfg), device_(at::kCPU) {
-    std::string device = cfg.get_string("device");
-    TT_CHECK(device == "cpu" || device.rfind("cuda", 0) == 0, cfg.where("device"),
-             "use cpu or cuda (cuda:N)");
-    device_ = at::Device(device);
+    device_ = at::Device(cfg.get_string("device"));
     dtype_ = tt::training_dtype(cfg.has("dtype") ? std::optional<std::string>(cfg.get_string("dtype"))
                                                  : std::nullopt,
                                 device_, cfg.where("dtype"));
@@ -110,39 +115,15 @@ class FullFinetuneRecipeSingleDevice {
     optimizer_in_bwd_ = cfg.get_bool("optimizer_in_bwd");
     activation_checkpointing_ = cfg.get_bool_or("enable_activation_checkpointing", false);
     activation_offloading_ = cfg.get_bool_or("enable_activation_offloading", false);
-    if (activation_offloading_) {
-      TT_CHECK(device_.is_cuda(), cfg.where("enable_activation_offloading"),
-               "enable_activation_offloading should only be True when training on CUDA");
-      TT_CHECK(activation_checkpointing_, cfg.where("enable_activation_offloading"),
-               "enable_activation_offloading should only be True when enable_activation_checkpointing is True");
-    }
     if (cfg.get_bool("compile")) std::cout << "compile: True has no effect in torchtune_cpp\n";
-    // torchtune's collate choice: padded_collate_sft unless the dataset is packed (then
-    // padded_collate_packed, whatever collate_fn says).
-    const std::string collate = cfg.has("collate_fn") ? cfg.get_string("collate_fn") : "torchtune.data.padded_collate_sft";
-    TT_CHECK(collate.find("left_pad_sequence") == std::string::npos, cfg.where("collate_fn"),
-             "left_pad_sequence collator is only for inference.");
-    TT_CHECK(collate == "torchtune.data.padded_collate_sft" || collate == "torchtune.data.padded_collate_packed",
-             cfg.where("collate_fn"), "'", collate, "' is not a collate function torchtune_cpp provides; use ",
-             "torchtune.data.padded_collate_sft (packed datasets use torchtune.data.padded_collate_packed)");
+    // torchtune's collate choice (padded_collate_sft, or padded_collate_packed for a packed
+    // dataset whatever collate_fn says) is the dataset's: nothing to read here.
     grad_accum_ = cfg.get_int("gradient_accumulation_steps");
-    TT_CHECK(grad_accum_ >= 1, cfg.where("gradient_accumulation_steps"), "must be >= 1");
     batch_size_ = cfg.get_int("batch_size");
-    TT_CHECK(batch_size_ >= 1, cfg.where("batch_size"), "must be >= 1");
     log_every_ = cfg.get_int_or("log_every_n_steps", 1);
     log_peak_memory_ = cfg.get_bool_or("log_peak_memory_stats", false);
     clip_grad_norm_ = cfg.get_optional_double("clip_grad_norm");
-    if (optimizer_in_bwd_) {
-      TT_CHECK(!clip_grad_norm_, cfg.where("clip_grad_norm"),
-               "Gradient clipping is not supported with optimizer in bwd. Please set clip_grad_norm=None, "
-               "or optimizer_in_bwd=False.");
-      TT_CHECK(grad_accum_ == 1, cfg.where("gradient_accumulation_steps"),
-               "Gradient accumulation is not supported with optimizer in bwd. Please set "
-               "gradient_accumulation_steps=1, or optimizer_in_bwd=False.");
-    }
     save_every_ = cfg.get_optional_int("save_every_n_steps");
-    TT_CHECK(!save_every_ || *save_every_ >= 1, cfg.where("save_every_n_steps"),
-             "must be at least 1, or null to save at epoch ends only");
     state_.total_epochs = cfg.get_int("epochs");
     state_.max_steps_per_epoch = cfg.get_optional_int("max_steps_per_epoch");
     // A null seed is drawn at random, as torchtune does, and recorded.
@@ -151,11 +132,10 @@ class FullFinetuneRecipeSingleDevice {
 
   void setup() {
     at::manual_seed(static_cast<uint64_t>(state_.seed));
-    // Data first: a bad dataset stops the run before anything is written to output_dir.
+    // Nothing is written to output_dir until every piece below is loaded and checked
+    // (start_writing()): a run that fails to start leaves the folder as it was.
     tokenizer_ = instantiate<tt::llama2::TokenizerPtr>(cfg_, "tokenizer", Node::map());
     dataset_ = tt::data::instantiate_dataset(cfg_, tokenizer_);
-    logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
-    logger_->log_config(cfg_);
     checkpointer_ = instantiate<tt::CheckpointerPtr>(
         cfg_, "checkpointer", call_kwargs({{"should_load_recipe_state", resume_ ? "True" : "False"}}));
     const std::optional<std::string>& folder = checkpointer_->resume_folder();
@@ -163,8 +143,13 @@ class FullFinetuneRecipeSingleDevice {
              "is a sharded checkpoint (full_finetune_distributed's sharded_checkpoints); resume it with "
              "full_finetune_distributed, on any number of processes (tune run --nproc_per_node 1 works too)");
     tt::CheckpointDict ckpt = checkpointer_->load_checkpoint();
+    tt::check_weights(ckpt.model, resume_ && folder ? *folder : checkpointer_->checkpoint_dir());
     if (resume_) update_recipe_state(*ckpt.recipe_state);
     setup_model(std::move(ckpt.model));
+    // Every sample's token ids against the model's vocabulary, as it is read (data/builders.h).
+    dataset_ = tt::data::check_token_ids(
+        dataset_, model_->args.vocab_size,
+        cfg_.where(cfg_.has("model.vocab_size") ? "model.vocab_size" : "model"));
     optimizer_ = instantiate<tt::OptimizerPtr, tt::StateDict>(cfg_, "optimizer", Node::map(),
                                                               tt::named_parameters(*model_));
     if (resume_) {
@@ -181,6 +166,7 @@ class FullFinetuneRecipeSingleDevice {
     steps_per_epoch_ = batches / grad_accum_;
     if (state_.max_steps_per_epoch && *state_.max_steps_per_epoch < steps_per_epoch_)
       steps_per_epoch_ = *state_.max_steps_per_epoch;
+    if (resume_) tt::check_resume_position(state_, batches, grad_accum_, *checkpointer_->recipe_checkpoint_path());
     // torchtune's recipe_state.pt has no step count: it is implied by whole epochs.
     if (resume_ && !state_.has_global_step) state_.global_step = state_.epochs_run * steps_per_epoch_;
     if (resume_)
@@ -198,8 +184,22 @@ class FullFinetuneRecipeSingleDevice {
     }
     profiler_ = cfg_.has("profiler") ? instantiate<tt::ProfilerPtr>(cfg_, "profiler", Node::map())
                                      : std::make_shared<tt::Profiler>(tt::ProfilerOptions{});
+    nonfinite_ = std::make_unique<tt::NonfiniteGuard>(cfg_.get_bool_or("stop_on_nonfinite_loss", true), device_);
+    if (resume_) nonfinite_->set_last_checkpoint(*checkpointer_->resume_folder());
     std::cout << "Model has " << tt::num_parameters(*model_) << " parameters; " << dataset_->size()
               << " samples, " << steps_per_epoch_ << " optimizer steps per epoch\n";
+    start_writing();
+  }
+
+  // The run starts: one run per output_dir (a lock that says who holds it), then what
+  // killed saves left is cleared, the config saved and the metric logger opened.
+  void start_writing() {
+    std::vector<std::pair<std::string, std::string>> dirs = {{checkpointer_->output_dir(), "output_dir"}};
+    if (cfg_.has("output_dir")) dirs.emplace_back(cfg_.get_string("output_dir"), "output_dir");
+    locks_ = tt::lock_directories(dirs);
+    checkpointer_->clear_interrupted_saves();
+    logger_ = instantiate<tt::MetricLoggerPtr>(cfg_, "metric_logger", Node::map());
+    logger_->log_config(cfg_);
   }
 
   void train() {
@@ -253,11 +253,14 @@ class FullFinetuneRecipeSingleDevice {
         if (!in_backward_) {
           scale_grads(1.0 / static_cast<double>(num_tokens));
           if (clip_grad_norm_) grad_norm = tt::clip_grad_norm(optimizer_->params(), *clip_grad_norm_).item<double>();
+          // Before the step: a non-finite norm would write NaN into every weight.
+          if (grad_norm) nonfinite_->check_value(*grad_norm, "gradient norm", state_.global_step + 1);
           optimizer_->step();
           optimizer_->zero_grad();
         }
         if (scheduler_) scheduler_->step();
         ++state_.global_step;
+        nonfinite_->observe_loss(running_loss, state_.global_step);  // read at log steps and saves
         if (state_.global_step % log_every_ == 0) {
           double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           // Values pass through fp32 as torchtune's tensors do, so logs print the same digits.
@@ -278,6 +281,7 @@ class FullFinetuneRecipeSingleDevice {
           logger_->log_dict(values, state_.global_step);
           if (!bar.enabled())
             std::cout << epoch + 1 << "|" << state_.global_step << "|Loss: " << values[0].second << "\n";
+          nonfinite_->check();  // the loss is on the host already: no extra wait
         }
         if (bar.enabled())
           bar.update(state_.global_step, tt::str(epoch + 1, "|", state_.global_step, "|Loss: ",
@@ -382,12 +386,21 @@ class FullFinetuneRecipeSingleDevice {
     return names;
   }
 
+  // Never a checkpoint of non-finite weights: the losses since the last check, and the
+  // weights themselves (a NaN gradient with a finite loss), are checked first.
   void save_checkpoint(const std::string& folder, bool intermediate) {
     tt::StateDict weights;
-    for (auto& [key, p] : tt::named_parameters(*model_)) weights.emplace_back(key, p.detach());
+    std::vector<at::Tensor> tensors;
+    for (auto& [key, p] : tt::named_parameters(*model_)) {
+      weights.emplace_back(key, p.detach());
+      tensors.push_back(p.detach());
+    }
+    nonfinite_->check();
+    nonfinite_->check_tensors(tensors, state_.global_step);
     std::optional<tt::PickleValue> recipe_state;
     if (intermediate) recipe_state = recipe_state_value();
     checkpointer_->save_folder(weights, folder, recipe_state ? &*recipe_state : nullptr);
+    nonfinite_->set_last_checkpoint(checkpointer_->output_dir() + "/" + folder);
   }
 
   // torchtune's recipe_state.pt keys, with the optimizer in torch.optim's layout, then what
@@ -408,7 +421,7 @@ class FullFinetuneRecipeSingleDevice {
       rng.set("cuda", PV(at::cuda::detail::getDefaultCUDAGenerator(device_.index() < 0 ? 0 : device_.index())
                              .get_state()));
 #endif
-    return tt::recipe_state_dict(state_, std::move(optimizer), std::move(rng));
+    return tt::recipe_state_dict(state_, batch_size_, std::move(optimizer), std::move(rng));
   }
 
   const Config& cfg_;
@@ -424,6 +437,8 @@ class FullFinetuneRecipeSingleDevice {
   int64_t seq_len_ = 0;
   bool resume_ = false;
   tt::RecipeState state_;
+  std::vector<std::unique_ptr<tt::DirectoryLock>> locks_;
+  std::unique_ptr<tt::NonfiniteGuard> nonfinite_;
   tt::MetricLoggerPtr logger_;
   tt::CheckpointerPtr checkpointer_;
   tt::llama2::ModelPtr model_;
@@ -443,7 +458,8 @@ int recipe_main(int argc, char** argv) {
   }
   tt::register_builtin_components();
   Config cfg = Config::load(args.config_path, args.overrides);
-  tt::config::enforce(tt::config::validate_config(cfg.raw(), tt::cli::find_recipe(kRecipe)->keys));
+  // Every start-up check, as `tune validate` makes them, before anything is built or written.
+  tt::cli::enforce_recipe_config(cfg, kRecipe);
   std::cout << tt::config::describe_resolved(cfg, kRecipe);
   FullFinetuneRecipeSingleDevice recipe(cfg);
   recipe.setup();

@@ -4,14 +4,21 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <regex>
 #include <sstream>
-#include <chrono>
 
 #include "common/command.h"
+#include "torchtune_cpp/checkpointing/safetensors.h"
+#include "torchtune_cpp/checkpointing/safetensors_writer.h"
+#include "torchtune_cpp/config/config.h"
+#include "torchtune_cpp/config/yaml_io.h"
+#include "torchtune_cpp/training/device.h"
 #include "torchtune_cpp/utils/check.h"
 
 namespace {
@@ -151,9 +158,11 @@ TEST_F(Cli, BrokenConfigSetGivesExpectedMessages) {
     std::string line;
     int want_exit = -1;
     std::vector<std::string> parts;
+    std::vector<std::string> absent;
     while (std::getline(in, line) && line.rfind("# expect", 0) == 0) {
       if (line.rfind("# expect-exit: ", 0) == 0) want_exit = std::stoi(line.substr(15));
       if (line.rfind("# expect: ", 0) == 0) parts.push_back(line.substr(10));
+      if (line.rfind("# expect-not: ", 0) == 0) absent.push_back(line.substr(14));
     }
     SCOPED_TRACE(entry.path().filename().string());
     ASSERT_GE(want_exit, 0) << "no '# expect-exit:' header";
@@ -162,9 +171,11 @@ TEST_F(Cli, BrokenConfigSetGivesExpectedMessages) {
     EXPECT_EQ(r.out.find("terminate called"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;
     for (const std::string& p : parts) EXPECT_NE(r.out.find(p), std::string::npos) << "want: " << p << "\n got: " << r.out;
+    for (const std::string& p : absent)
+      EXPECT_EQ(r.out.find(p), std::string::npos) << "unwanted: " << p << "\n got: " << r.out;
     ++count;
   }
-  EXPECT_GE(count, 9u);
+  EXPECT_GE(count, 17u);
 }
 
 TEST_F(Cli, RunStartsARecipeProgramWithOverrides) {
@@ -221,8 +232,13 @@ TEST_F(Cli, RunErrors) {
     EXPECT_NE(r.out.find(c.want), std::string::npos) << c.args << "\nwant: " << c.want << "\n got: " << r.out;
   }
   Result typo = run("run " + echo + " --config " + src("tests/assets/configs/echo/greeting_typo.yaml"));
-  EXPECT_NE(typo.out.find("greeting_typo.yaml:4:8: greeting.txt"), std::string::npos) << typo.out;
-  EXPECT_NE(typo.out.find("greeting_typo.yaml:5:10: greeting.times: echo.Greeting needs an integer"), std::string::npos)
+  EXPECT_NE(typo.out.find("greeting.txt (" + src("tests/assets/configs/echo/greeting_typo.yaml") +
+                          ":4:8): "),
+            std::string::npos)
+      << typo.out;
+  EXPECT_NE(typo.out.find("greeting.times (" + src("tests/assets/configs/echo/greeting_typo.yaml") +
+                          ":5:10): echo.Greeting needs an integer"),
+            std::string::npos)
       << typo.out;
 }
 
@@ -254,6 +270,260 @@ TEST_F(Cli, LaunchesWorkersWithTorchrunsEnvironment) {
             std::string::npos)
       << f.out;
   EXPECT_LT(seconds, 30.0) << "the waiting workers were not stopped";
+}
+
+// ---- start-up checks: `tune validate` and `tune run` make the same ones, before any work
+
+// `tune run <args>` from the source root, where the tiny config's relative paths resolve.
+Result run_from_source(const std::string& args, const std::string& env = "") {
+  return tt::testing::run_command("cd " + src("") + " && " + env + " " +
+                                  std::string(TT_BINARY_DIR) + "/tune run " + args);
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// Every bad value is refused by `tune validate` (on the config with the value written in)
+// and by `tune run` (given as an override), with the same message naming the key, exit
+// status 1, and nothing written to output_dir.
+TEST_F(Cli, StartupChecksAreTheSameInValidateAndRun) {
+  struct Case {
+    std::string overrides;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"log_every_n_steps=0", {"log_every_n_steps (", "must be at least 1, got 0"}},
+      {"optimizer.lr=-1", {"optimizer.lr (", "Invalid learning rate: -1; it must be at least 0"}},
+      {"optimizer.lr=.nan", {"optimizer.lr (", "Invalid learning rate: nan"}},
+      {"optimizer.eps=-1e-8", {"optimizer.eps (", "Invalid epsilon value: -1e-08"}},
+      {"optimizer.weight_decay=-0.1",
+       {"optimizer.weight_decay (", "Invalid weight_decay value: -0.1"}},
+      {"optimizer.betas=[0.9,1.0]",
+       {"optimizer.betas (", "Invalid beta parameter at index 1: 1.0"}},
+      {"optimizer=torch.optim.SGD optimizer.nesterov=True",
+       {"Nesterov momentum requires a momentum and zero dampening"}},
+      {"clip_grad_norm=-1", {"clip_grad_norm (", "must be greater than 0, got -1"}},
+      {"tokenizer.max_seq_len=1", {"tokenizer.max_seq_len (", "must be at least 2, got 1"}},
+      {"epochs=0", {"epochs (", "must be at least 1, got 0"}},
+      {"epochs=-2", {"epochs (", "must be at least 1, got -2"}},
+      {"max_steps_per_epoch=0", {"max_steps_per_epoch (", "must be at least 1, got 0"}},
+      {"max_steps_per_epoch=-1", {"max_steps_per_epoch (", "must be at least 1, got -1"}},
+      {"gradient_accumulation_steps=0",
+       {"gradient_accumulation_steps (", "must be at least 1, got 0"}},
+      {"save_every_n_steps=0", {"save_every_n_steps (", "must be at least 1, got 0"}},
+      {"batch_size=99999999999999999999", {"batch_size (", "outside the 64-bit integer range"}},
+      {"checkpointer.model_type=LLAMA3_2",
+       {"checkpointer.model_type (", "model_type LLAMA3_2 is not supported"}},
+      {"checkpointer.model_type=LAMA2", {"'LAMA2' is not a torchtune ModelType"}},
+      {"dtype=fp16", {"dtype (", "full fp16 training is not supported with this recipe"}},
+      {"device=tpu", {"device (", "'tpu' is not a device torchtune_cpp trains on"}},
+      {"optimizer_in_bwd=True",
+       {"clip_grad_norm (", "Gradient clipping is not supported with optimizer in bwd"}},
+      {"collate_fn=torchtune.data.left_pad_sequence",
+       {"left_pad_sequence collator is only for inference."}},
+      {"tokenizer=torchtune.models.llama3.llama3_tokenizer",
+       {"tokenizer._component_ (",
+        "is a torchtune tokenizer that torchtune_cpp does not provide yet"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.overrides);
+    const fs::path out = tmp / "out";
+    fs::remove_all(out);
+    const fs::path config = tmp / "case.yaml";
+    tt::config::Config cfg =
+        tt::config::Config::load(src("configs/llama2/tiny_full.yaml"), split_words(c.overrides));
+    std::ofstream(config) << tt::config::emit_yaml(cfg.raw(), tt::config::EmitOptions{2, false});
+    Result v = run("validate " + config.string());
+    Result r = run_from_source("full_finetune_single_device --config llama2/tiny_full output_dir=" +
+                               out.string() + " " + c.overrides);
+    for (const Result* res : {&v, &r}) {
+      EXPECT_EQ(res->status, 1) << res->out;
+      EXPECT_NE(res->out.find("error: "), std::string::npos) << res->out;
+      for (const std::string& w : c.want)
+        EXPECT_NE(res->out.find(w), std::string::npos) << "want: " << w << "\n" << res->out;
+      EXPECT_EQ(res->out.find("make no full optimizer step"), std::string::npos)
+          << res->out;  // not batch_size's
+    }
+    EXPECT_FALSE(fs::exists(out)) << "a start-up failure wrote to output_dir";
+  }
+}
+
+// The distributed recipe makes the same checks (log_every_n_steps: 0 was a SIGFPE there too).
+TEST_F(Cli, DistributedRecipeRefusesBadValuesAtStartup) {
+  const fs::path out = tmp / "out";
+  Result r = run_from_source(
+      "--nproc_per_node 2 --master_port 29631 full_finetune_distributed --config llama2/tiny_full "
+      "output_dir=" +
+          out.string() + " log_every_n_steps=0",
+      "OMP_NUM_THREADS=1");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("log_every_n_steps (command-line override 'log_every_n_steps=0'): must be "
+                       "at least 1, got 0"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// A folder or an empty file as --config says so, rather than "missing required key 'device'".
+TEST_F(Cli, FoldersAndEmptyConfigsAreNamed) {
+  const fs::path empty = tmp / "empty.yaml";
+  std::ofstream(empty) << "# nothing yet\n";
+  for (const std::string& how :
+       {std::string("validate "), std::string("run full_finetune_single_device --config ")}) {
+    Result d = run(how + tmp.string());
+    EXPECT_EQ(d.status, 1) << d.out;
+    EXPECT_NE(d.out.find(tmp.string() + ": is a folder, not a config file"), std::string::npos)
+        << d.out;
+    Result e = run(how + empty.string());
+    EXPECT_EQ(e.status, 1) << e.out;
+    EXPECT_NE(e.out.find(empty.string() + ": the config file is empty"), std::string::npos)
+        << e.out;
+    for (const Result* res : {&d, &e})
+      EXPECT_EQ(res->out.find("missing required key"), std::string::npos) << res->out;
+  }
+}
+
+// A CUDA device that is not there is refused at start-up naming `device` (bf16 used to end
+// in LibTorch's INTERNAL ASSERT); `tune validate`, which may run elsewhere, warns.
+TEST_F(Cli, MissingCudaDeviceIsNamedAtStartup) {
+  const int64_t gpus = tt::visible_cuda_devices();
+  std::vector<std::string> cases = {"device=cuda:" + std::to_string(gpus) + " dtype=bf16"};
+  if (gpus == 0) cases.push_back("device=cuda dtype=bf16");
+  for (const std::string& c : cases) {
+    const fs::path out = tmp / "out";
+    Result r = run_from_source("full_finetune_single_device --config llama2/tiny_full output_dir=" +
+                               out.string() + " " + c);
+    EXPECT_EQ(r.status, 1) << c << "\n" << r.out;
+    EXPECT_NE(r.out.find("error: device (command-line override"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(gpus == 0 ? "no CUDA device is visible" : "this process sees"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.find("INTERNAL ASSERT"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(out));
+  }
+  if (gpus == 0) {
+    Result v = run("validate llama2/7B_full");
+    EXPECT_EQ(v.status, 0) << v.out;
+    EXPECT_NE(v.out.find("warning: device ("), std::string::npos) << v.out;
+    EXPECT_NE(v.out.find("on this machine: 'cuda' was asked for"), std::string::npos) << v.out;
+  }
+}
+
+// torchtune's recipes and configs that torchtune_cpp does not provide are named as such,
+// with how to run them in Python torchtune on our checkpoints; no did-you-mean.
+TEST_F(Cli, TorchtuneRecipesNotProvidedAreNamed) {
+  for (const char* recipe :
+       {"lora_finetune_single_device", "lora_finetune_distributed", "generate", "eleuther_eval",
+        "quantize", "knowledge_distillation_single_device", "knowledge_distillation_distributed",
+        "lora_dpo_single_device", "full_dpo_distributed", "ppo_full_finetune_single_device",
+        "qat_distributed", "dev/generate_v2", "dev/grpo_full_finetune_distributed"}) {
+    SCOPED_TRACE(recipe);
+    Result r = run(std::string("run ") + recipe + " --config x.yaml");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find(std::string("'") + recipe +
+                         "' is a torchtune recipe that torchtune_cpp does not provide (yet)"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("checkpointer.checkpoint_dir=<our output_dir>/epoch_N"), std::string::npos)
+        << r.out;
+    EXPECT_EQ(r.out.find("Did you mean"), std::string::npos) << r.out;
+  }
+  Result cat = run("cat llama2/7B_lora");
+  EXPECT_EQ(cat.status, 1);
+  EXPECT_NE(
+      cat.out.find("'llama2/7B_lora' is a config of torchtune's lora_finetune_distributed recipe"),
+      std::string::npos)
+      << cat.out;
+  Result cp = run("cp llama2/7B_lora_single_device " + (tmp / "x.yaml").string());
+  EXPECT_EQ(cp.status, 1);
+  EXPECT_NE(cp.out.find("lora_finetune_single_device recipe, which torchtune_cpp does not provide"),
+            std::string::npos)
+      << cp.out;
+  Result other = run("run full_finetune_single_device --config llama3/8B_full_single_device");
+  EXPECT_EQ(other.status, 1);
+  EXPECT_NE(other.out.find("is a config of torchtune's full_finetune_single_device that "
+                           "torchtune_cpp does not ship"),
+            std::string::npos)
+      << other.out;
+}
+
+// Bad data and bad weights stop `tune run` naming the file, tensor or sample: a folder or
+// an empty file as data_files (once blamed on batch_size), int32 or NaN weights (once
+// trained on silently), token ids beyond the model's vocabulary (once "index out of range
+// in self").
+TEST_F(Cli, RunRefusesBadDataAndWeights) {
+  const std::string base =
+      "full_finetune_single_device --config llama2/tiny_full epochs=1 max_steps_per_epoch=1 "
+      "output_dir=" +
+      (tmp / "out").string() + " ";
+  const fs::path empty = tmp / "empty.json";
+  std::ofstream(empty) << "";
+  // Checkpoints made from the tiny model: one tensor int32, one value NaN, the vocabulary cut to
+  // 256.
+  const tt::StateDict tiny =
+      tt::SafetensorsFile(src("assets/tiny_llama2/model.safetensors")).state_dict();
+  auto save = [&](const std::string& name, const std::function<void(tt::StateDict&)>& edit) {
+    fs::create_directories(tmp / name);
+    std::string json = read(src("assets/tiny_llama2/config.json"));
+    if (name == "small_vocab")
+      json = std::regex_replace(json, std::regex("\"vocab_size\": 512"), "\"vocab_size\": 256");
+    std::ofstream(tmp / name / "config.json") << json;
+    tt::StateDict sd;
+    for (const auto& [k, t] : tiny) sd.emplace_back(k, t.clone());
+    edit(sd);
+    tt::save_safetensors((tmp / name / "model.safetensors").string(), sd);
+    return " checkpointer.checkpoint_dir=" + (tmp / name).string();
+  };
+  const std::string int32 = save("int32", [](tt::StateDict& sd) {
+    for (auto& [k, t] : sd)
+      if (k == "model.norm.weight") t = t.to(at::kInt);
+  });
+  const std::string nan = save("nan", [](tt::StateDict& sd) {
+    for (auto& [k, t] : sd)
+      if (k == "model.layers.0.mlp.down_proj.weight")
+        t[3][5] = std::numeric_limits<float>::quiet_NaN();
+  });
+  const std::string small_vocab = save("small_vocab", [](tt::StateDict& sd) {
+    for (auto& [k, t] : sd)
+      if (k == "model.embed_tokens.weight" || k == "lm_head.weight")
+        t = t.slice(0, 0, 256).contiguous();
+  });
+  struct Case {
+    std::string overrides;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases = {
+      {"dataset.data_files=" + tmp.string(),
+       {"dataset.data_files", "'" + tmp.string() + "' is a folder"}},
+      {"dataset.data_files=" + empty.string(),
+       {"dataset.data_files", empty.string() + " holds no records"}},
+      {"dataset.split=train[7:3]",
+       {"error: dataset (", "the dataset has no samples: its split selects no records"}},
+      {int32,
+       {"norm.scale (" + (tmp / "int32").string() + "): the checkpoint stores this tensor as Int"}},
+      {nan,
+       {"layers.0.mlp.w2.weight (" + (tmp / "nan").string() +
+        "): the checkpoint holds a non-finite value (nan"}},
+      {small_vocab + " model.vocab_size=256",
+       {"error: dataset sample ",
+        "is outside the model's vocabulary of 256 ids (model.vocab_size (command-line override"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.overrides);
+    Result r = run_from_source(base + c.overrides, "OMP_NUM_THREADS=1");
+    EXPECT_EQ(r.status, 1) << r.out;
+    for (const std::string& w : c.want)
+      EXPECT_NE(r.out.find(w), std::string::npos) << "want: " << w << "\n" << r.out;
+    EXPECT_EQ(r.out.find("make no full optimizer step"), std::string::npos)
+        << "blamed on batch_size:\n"
+        << r.out;
+    EXPECT_EQ(r.out.find("index out of range"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("Loss:"), std::string::npos) << "trained on it:\n" << r.out;
+  }
 }
 
 }  // namespace

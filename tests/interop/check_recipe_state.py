@@ -1,7 +1,7 @@
 """Loads a checkpoint folder's recipe_state.pt written by torchtune_cpp the way Python
 torchtune would (torch.load with weights_only=True), checks torchtune's keys come first in
-its order, and that torch.optim.AdamW accepts the optimizer state for the folder's weights
-and can step with it.
+its order and the `dataloader` entry has torchdata's StatefulDataLoader keys, and that
+torch.optim.AdamW accepts the optimizer state for the folder's weights and can step with it.
 
 usage: check_recipe_state.py <checkpoint folder with recipe_state.pt and HF safetensors> [--named]
   --named: the optimizer state must be in torchtune's distributed layout, keyed by the
@@ -19,6 +19,13 @@ state = torch.load(os.path.join(folder, "recipe_state.pt"), weights_only=True)
 keys = list(state.keys())
 expected = ["seed", "epochs_run", "total_epochs", "max_steps_per_epoch", "dataloader", "optimizer"]
 assert keys[:6] == expected, keys
+# torchdata's StatefulDataLoader.state_dict() with num_workers=0 (what torchtune 0.6.1 saves),
+# positioned within the epoch (tests/interop/check_dataloader_state.py loads it in torchdata).
+loader_keys = ["_index_sampler_state", "_sampler_iter_state", "_sampler_iter_yielded", "_num_yielded",
+               "_IterableDataset_len_called", "_shared_seed", "fetcher_state", "dataset_state",
+               "_iterator_finished"]
+assert list(state["dataloader"]) == loader_keys, state["dataloader"]
+assert state["dataloader"]["_iterator_finished"] is False, state["dataloader"]
 opt = state["optimizer"]
 assert set(opt) == {"state", "param_groups"}, opt.keys()
 weights = {}

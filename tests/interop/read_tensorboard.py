@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """TensorBoard event files written by torchtune_cpp's TensorBoardLogger, read back by
-TensorBoard itself (run by tests/unit/metric_logging_test.cpp).
+TensorBoard itself and compared with what torch.utils.tensorboard writes for the same values
+(run by tests/unit/metric_logging_test.cpp).
 
 usage: read_tensorboard.py <dir> [--expect expected.json]
 
@@ -8,9 +9,12 @@ For every events.out.tfevents.* file under <dir>:
   - the TFRecord framing and both masked CRC-32Cs of every record are checked;
   - the first event is file_version "brain.Event:2";
   - every record's bytes equal Python protobuf's serialization of the parsed Event, and each
-    scalar event equals what torch.utils.tensorboard's SummaryWriter writes for torchtune
-    (add_scalar(..., new_style=True)) with the same wall time;
-  - TensorBoard's EventAccumulator loads the folder; each tag carries the "scalars" plugin.
+    scalar event's bytes equal torch.utils.tensorboard's (SummaryWriter.add_scalar: a
+    Summary.Value with simple_value) with the same wall time and step.
+Then TensorBoard's EventAccumulator loads each run folder: Tags()["scalars"] must list every
+tag and Scalars(tag) give the steps and values. In the same run, torch.utils.tensorboard's
+SummaryWriter.add_scalar writes the same (tag, value, step) sequence to a temporary folder,
+and EventAccumulator must read exactly the same tags, steps and values from it.
 Prints {"tags": {tag: [[step, value], ...]}, "files": [...]} as JSON. With --expect, the
 tags, steps and values (float32) must equal the file's "tags" exactly; exit 1 otherwise.
 """
@@ -20,12 +24,13 @@ import re
 import socket
 import struct
 import sys
+import tempfile
 from pathlib import Path
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
-from tensorboard.util import tensor_util
+from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import scalar
 
 NAME = re.compile(r"events\.out\.tfevents\.\d{10}\.(?P<host>.+)\.\d+\.\d+$")
@@ -58,6 +63,7 @@ def records(path):
 
 
 def check_file(path):
+    """The file's scalar events as (tag, value, step), in file order."""
     match = NAME.search(path.name)
     if not match:
         fail(f"{path.name}: not named events.out.tfevents.<10-digit time>.<host>.<pid>.<n>")
@@ -66,6 +72,7 @@ def check_file(path):
     bodies = list(records(path))
     if not bodies:
         fail(f"{path}: no records")
+    logged = []
     for i, body in enumerate(bodies):
         event = event_pb2.Event.FromString(body)
         if event.SerializeToString() != body:
@@ -74,18 +81,33 @@ def check_file(path):
             if event.file_version != "brain.Event:2" or event.wall_time <= 0:
                 fail(f"{path}: first event is not file_version brain.Event:2: {event}")
             continue
-        if len(event.summary.value) != 1:
-            fail(f"{path} record {i}: expected one summary value: {event}")
+        if len(event.summary.value) != 1 or event.summary.value[0].WhichOneof("value") != "simple_value":
+            fail(f"{path} record {i}: expected one summary value with simple_value: {event}")
         value = event.summary.value[0]
-        got = tensor_util.make_ndarray(value.tensor).item()
-        torch_event = event_pb2.Event(summary=scalar(value.tag, got, new_style=True),
+        torch_event = event_pb2.Event(summary=scalar(value.tag, value.simple_value),
                                       wall_time=event.wall_time, step=event.step)
         if torch_event.SerializeToString() != body:
             fail(f"{path} record {i}: differs from SummaryWriter's bytes\n ours: {event}\n torch: {torch_event}")
+        logged.append((value.tag, value.simple_value, event.step))
+    return logged
+
+
+def read_scalars(folder):
+    """EventAccumulator's view of a run folder: {tag: [[step, value], ...]}."""
+    acc = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    if tags["tensors"]:
+        fail(f"{folder}: tensor summaries {tags['tensors']}; scalars must be simple values")
+    return {tag: [[e.step, e.value] for e in acc.Scalars(tag)] for tag in tags["scalars"]}
 
 
 def same(a, b):
-    return (math.isnan(a) and math.isnan(b)) or a == b
+    return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+
+
+def same_points(got, want):
+    return len(got) == len(want) and all(gs == ws and same(gv, wv) for (gs, gv), (ws, wv) in zip(got, want))
 
 
 def main():
@@ -93,28 +115,32 @@ def main():
     files = sorted(p for p in root.rglob("*") if "tfevents" in p.name)
     if not files:
         fail(f"no event files under {root}")
-    for path in files:
-        check_file(path)
     tags = {}
     for folder in sorted({p.parent for p in files}):
-        acc = EventAccumulator(str(folder), size_guidance={"tensors": 0})
-        acc.Reload()
-        for tag in acc.Tags()["tensors"]:
-            plugin = acc.SummaryMetadata(tag).plugin_data.plugin_name
-            if plugin != "scalars":
-                fail(f"tag {tag!r}: plugin {plugin!r}, expected 'scalars'")
-            tags.setdefault(tag, []).extend(
-                [e.step, tensor_util.make_ndarray(e.tensor_proto).item()] for e in acc.Tensors(tag))
+        logged = [entry for path in files if path.parent == folder for entry in check_file(path)]
+        ours = read_scalars(folder)
+        if sorted(ours) != sorted({tag for tag, _, _ in logged}):
+            fail(f"{folder}: EventAccumulator lists scalars {sorted(ours)}, the file holds "
+                 f"{sorted({tag for tag, _, _ in logged})}")
+        # The same values through torch.utils.tensorboard, read back the same way.
+        with tempfile.TemporaryDirectory() as tmp:
+            writer = SummaryWriter(tmp)
+            for tag, value, step in logged:
+                writer.add_scalar(tag, value, global_step=step)
+            writer.close()
+            theirs = read_scalars(tmp)
+        if sorted(ours) != sorted(theirs) or any(not same_points(ours[t], theirs[t]) for t in ours):
+            fail(f"{folder}: EventAccumulator reads\n ours:  {ours}\n torch: {theirs}")
+        for tag, points in ours.items():
+            tags.setdefault(tag, []).extend(points)
     print(json.dumps({"tags": tags, "files": [str(p.relative_to(root)) for p in files]}))
     if len(sys.argv) > 3 and sys.argv[2] == "--expect":
         want = json.loads(Path(sys.argv[3]).read_text())["tags"]
         if sorted(want) != sorted(tags):
             fail(f"tags {sorted(tags)}, expected {sorted(want)}")
         for tag, points in want.items():
-            got = tags[tag]
-            if len(got) != len(points) or any(
-                    gs != ws or not same(gv, wv) for (gs, gv), (ws, wv) in zip(got, points)):
-                fail(f"tag {tag!r}: read {got}, expected {points}")
+            if not same_points(tags[tag], points):
+                fail(f"tag {tag!r}: read {tags[tag]}, expected {points}")
     print("ok")
     return 0
 

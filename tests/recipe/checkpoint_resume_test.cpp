@@ -5,6 +5,10 @@
 //     folder, and the resumed run still ends byte-identical;
 //   - SIGTERM saves at the next step boundary and exits cleanly; resuming ends identical;
 //   - keep_last_n_checkpoints, post_save_command (also failing), hub-id checkpoint_dir;
+//   - a second run on a busy output_dir is refused naming the first; a run that fails to
+//     start changes nothing in output_dir; a full disk (injected) at any write of a save, or
+//     too little free space before it, stops the run with what the save needed, leaving the
+//     earlier checkpoints and no half-written file;
 //   - our recipe_state.pt loads in Python (weights_only) and its optimizer state into
 //     torch.optim.AdamW.
 #include <fcntl.h>
@@ -18,6 +22,7 @@
 
 #include "recipe/recipe_helpers.h"
 #include "torchtune_cpp/checkpointing/checkpointer.h"
+#include "torchtune_cpp/utils/check.h"
 
 extern char** environ;
 
@@ -91,9 +96,12 @@ TEST(RecipeCheckpoints, ResumingMidEpochReproducesTheUninterruptedRun) {
   fs::remove_all(ref);
 }
 
+// Hidden leftovers of a save; a killed run's lock file does not count (the kernel released
+// the lock, and the next run takes the file over).
 bool has_hidden(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().filename().string()[0] == '.') return true;
+    if (e.path().filename().string()[0] == '.' && e.path().filename() != ".torchtune_cpp.lock")
+      return true;
   return false;
 }
 
@@ -388,6 +396,202 @@ TEST(RecipeData, BadDataStopsTheRunBeforeAnythingIsWrittenAndListsOfDatasetsTrai
   EXPECT_NE(l.out.find("18 samples"), std::string::npos) << l.out;  // 10 + 8
   EXPECT_EQ(read_disk_logs(list_run / "logs").size(), 6u);
   fs::remove_all(list_run);
+}
+
+}  // namespace
+}  // namespace tt
+
+// ---- runtime safety: one run per output_dir, nothing written by a run that never started,
+// a full disk (injected, TORCHTUNE_CPP_FAIL_AT / TORCHTUNE_CPP_FREE_BYTES) loses nothing.
+
+namespace tt {
+namespace {
+
+// Every file and folder under `dir`: relative path -> size, modification time and contents.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    const std::string rel = e.path().lexically_relative(dir).string();
+    const auto mtime = fs::last_write_time(e.path()).time_since_epoch().count();
+    out[rel] = e.is_directory()
+                   ? str("dir ", mtime)
+                   : str(fs::file_size(e.path()), " bytes ", mtime, " ", read_file(e.path()));
+  }
+  return out;
+}
+
+std::vector<std::string> hidden_entries(const fs::path& dir) {
+  std::vector<std::string> found;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename().string()[0] == '.') found.push_back(e.path().string());
+  return found;
+}
+
+std::vector<std::string> checkpoint_names(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& f : list_checkpoints(dir.string())) names.push_back(f.name);
+  return names;
+}
+
+// `tune run full_finetune_single_device` in the background, output to `log`.
+pid_t spawn_run(const fs::path& out, const std::vector<std::string>& overrides,
+                const fs::path& log) {
+  std::vector<std::string> args = {std::string(TT_BINARY_DIR) + "/tune",
+                                   "run",
+                                   "full_finetune_single_device",
+                                   "--config",
+                                   kConfig,
+                                   "output_dir=" + out.string()};
+  args.insert(args.end(), overrides.begin(), overrides.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  EXPECT_EQ(chdir(TT_SOURCE_DIR), 0);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+std::string host_name() {
+  char name[256] = {0};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+TEST(RecipeSafety, ASecondRunOnTheSameOutputDirIsRefusedAndNamesTheFirst) {
+  fs::path run = fresh("tt_lock_busy");
+  fs::create_directories(run);
+  const fs::path log = fs::temp_directory_path() / "tt_lock_busy_first.log";
+  pid_t first = spawn_run(run, {"epochs=400"}, log);
+  // The first run holds output_dir once it has started writing there (its logs).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (read_disk_logs(run / "logs").empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_FALSE(read_disk_logs(run / "logs").empty()) << read_file(log);
+  Result second = tune_run(kConfig, run, "seed=99");
+  kill(first, SIGTERM);
+  int status = 0;
+  waitpid(first, &status, 0);
+  EXPECT_EQ(second.status, 1) << second.out;
+  EXPECT_NE(second.out.find("error: " + run.string() + ": is in use by another run (pid " +
+                            std::to_string(first) + " on host " + host_name() + ")"),
+            std::string::npos)
+      << second.out;
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(log);
+  // Only the first run's files: its config (seed 1234), its checkpoint; the lock is gone.
+  EXPECT_NE(read_file(run / "torchtune_config.yaml").find("seed: 1234"), std::string::npos);
+  EXPECT_FALSE(checkpoint_names(run).empty());
+  EXPECT_TRUE(hidden_entries(run).empty());
+
+  // A lock file left by a killed run blocks nothing: the kernel released its lock.
+  std::ofstream(run / ".torchtune_cpp.lock") << "pid 999999 on host elsewhere\n";
+  Result third = tune_run(kConfig, run, "epochs=1 max_steps_per_epoch=1");
+  EXPECT_EQ(third.status, 0) << third.out;
+  EXPECT_TRUE(hidden_entries(run).empty());
+  fs::remove_all(run);
+}
+
+TEST(RecipeSafety, ARunThatFailsToStartLeavesOutputDirAsItWas) {
+  fs::path run = fresh("tt_start_fails");
+  Result first = tune_run(kConfig, run, "epochs=1 max_steps_per_epoch=1");
+  ASSERT_EQ(first.status, 0) << first.out;
+  // A checkpoint folder whose weights are cut short: it fails while being loaded.
+  fs::path cut = fresh("tt_start_fails_ckpt");
+  fs::copy(fs::path(TT_SOURCE_DIR) / "assets/tiny_llama2", cut);
+  fs::resize_file(cut / "model.safetensors", fs::file_size(cut / "model.safetensors") / 2);
+  const std::map<std::string, std::string> before = snapshot(run);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a rewrite would show in the times
+  for (const std::string& bad :
+       std::vector<std::string>{"'checkpointer.checkpoint_files=[absent.safetensors]'",
+                                "checkpointer.checkpoint_dir=" + cut.string(),
+                                "dataset.data_files=tests/assets/data/bad/absent.json",
+                                "resume_from_checkpoint=True max_steps_per_epoch=7"}) {
+    Result r = tune_run(kConfig, run, "epochs=1 " + bad);
+    EXPECT_EQ(r.status, 1) << bad << "\n" << r.out;
+    EXPECT_EQ(snapshot(run), before) << bad << ": output_dir changed\n" << r.out;
+  }
+  fs::remove_all(run);
+  fs::remove_all(cut);
+}
+
+TEST(RecipeSafety, AFullDiskLeavesTheEarlierCheckpointsAndNoHalfWrittenFile) {
+  // The second save (step_2) finds the disk full at each of its writes in turn.
+  struct Case {
+    std::string point;
+    bool placed;  // the checkpoint folder itself was complete before the failure
+  };
+  for (const Case& c :
+       {Case{"weights:2", false}, Case{"index:2", false}, Case{"side_files:5", false},
+        Case{"recipe_state:2", false}, Case{"mirror:2", true}}) {
+    SCOPED_TRACE(c.point);
+    fs::path run = fresh("tt_full_disk");
+    Result r = tune_run(kConfig, run, kRun, "TORCHTUNE_CPP_FAIL_AT=enospc:" + c.point);
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("no space left on " + run.string()), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("the save needed about "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("Input/output error"), std::string::npos) << r.out;
+    // "saved to" only for a folder that is in place.
+    EXPECT_EQ(r.out.find("saved to " + (run / "step_2").string()) != std::string::npos, c.placed)
+        << r.out;
+    const std::vector<std::string> kept = c.placed ? std::vector<std::string>{"step_1", "step_2"}
+                                                   : std::vector<std::string>{"step_1"};
+    EXPECT_EQ(checkpoint_names(run), kept);
+    EXPECT_TRUE(hidden_entries(run).empty()) << hidden_entries(run)[0];
+    fs::remove_all(run);
+  }
+
+  // Leftovers of saves killed mid-way (a staging folder, a recipe-state copy) are cleared by
+  // the next run, and it resumes from the complete checkpoint.
+  fs::path run = fresh("tt_full_disk_leftovers");
+  Result r = tune_run(kConfig, run, kRun, "TORCHTUNE_CPP_FAIL_AT=enospc:weights:2");
+  ASSERT_EQ(r.status, 1) << r.out;
+  const std::string dead = "2147483600";  // above Linux's pid_max: no process has it
+  fs::create_directories(run / (".step_2.partial-" + dead));
+  std::ofstream(run / "recipe_state" / (".recipe_state.pt.tmp-" + dead)) << "half";
+  Result resumed = tune_run(kConfig, run, kRun + " resume_from_checkpoint=True");
+  ASSERT_EQ(resumed.status, 0) << resumed.out;
+  EXPECT_NE(resumed.out.find("Resuming from " + (run / "step_1").string()), std::string::npos)
+      << resumed.out;
+  EXPECT_TRUE(hidden_entries(run).empty()) << hidden_entries(run)[0];
+  fs::remove_all(run);
+}
+
+TEST(RecipeSafety, TooLittleFreeSpaceRefusesTheSaveBeforeWritingAnything) {
+  // What one intermediate save really takes: its folder plus the recipe-state mirror.
+  fs::path ref = fresh("tt_free_space_ref");
+  Result a = tune_run(kConfig, ref, kRun);
+  ASSERT_EQ(a.status, 0) << a.out;
+  uint64_t used = fs::file_size(ref / "recipe_state/recipe_state.pt");
+  for (const auto& e : fs::directory_iterator(ref / "step_1")) used += fs::file_size(e.path());
+
+  fs::path run = fresh("tt_free_space");
+  Result r = tune_run(kConfig, run, kRun, "TORCHTUNE_CPP_FREE_BYTES=" + std::to_string(used));
+  EXPECT_EQ(r.status, 1) << r.out;
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(r.out, m,
+                        std::regex("no space left on " + run.string() +
+                                   ": the save needed about ([0-9.]+) MiB, ([0-9.]+) MiB free")))
+      << r.out;
+  const double needed = std::stod(m[1]) * 1024 * 1024;
+  EXPECT_GE(needed, static_cast<double>(used));                    // never less than it writes
+  EXPECT_LE(needed, 1.5 * static_cast<double>(used) + (2 << 20));  // nor far more
+  EXPECT_NEAR(std::stod(m[2]) * 1024 * 1024, static_cast<double>(used), 0.06 * 1024 * 1024);
+  EXPECT_TRUE(checkpoint_names(run).empty());
+  EXPECT_TRUE(hidden_entries(run).empty());
+  EXPECT_FALSE(fs::exists(run / "step_1"));
+
+  // With room for it, the same run completes.
+  fs::path roomy = fresh("tt_free_space_roomy");
+  Result ok = tune_run(kConfig, roomy, kRun,
+                       "TORCHTUNE_CPP_FREE_BYTES=" + std::to_string(uint64_t{1} << 40));
+  EXPECT_EQ(ok.status, 0) << ok.out;
+  for (const fs::path& p : {ref, run, roomy}) fs::remove_all(p);
 }
 
 }  // namespace

@@ -10,8 +10,11 @@
 //   - sharded checkpoints (each rank writes its shard) resume on 2, 4 and 1 ranks;
 //   - two launchers (--nnodes 2 --node_rank 0/1) over loopback, PyTorch's torchrun, and srun's
 //     and mpirun's environments train as --nproc_per_node 2;
-//   - a rank killed with SIGKILL makes the other exit non-zero within the collective timeout;
-//     SIGTERM to the launcher makes every rank save at the next step and stop cleanly.
+//   - a rank killed with SIGKILL makes the other exit non-zero within the collective timeout,
+//     with one clear line; SIGTERM to the launcher makes every rank save at the next step and
+//     stop cleanly; SIGKILL to the launcher stops its workers too;
+//   - a NaN loss, a full disk, a busy output_dir or port on one rank stop every rank, each
+//     with one line, and leave the earlier checkpoints.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -23,12 +26,14 @@
 
 #include <chrono>
 #include <cmath>
+#include <sstream>
 #include <thread>
 
 #include "recipe/recipe_helpers.h"
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 #include "torchtune_cpp/checkpointing/safetensors.h"
 #include "torchtune_cpp/checkpointing/torch_save.h"
+#include "torchtune_cpp/utils/file_lock.h"
 
 extern char** environ;
 
@@ -36,6 +41,17 @@ namespace tt {
 namespace {
 
 using namespace tt::recipe_test;
+
+// CPU process groups need the Gloo headers at build time (libgloo-dev; the torch wheel ships
+// Gloo's library, not its headers). Built without them, every DistributedCpu test reports
+// skipped with this reason instead of failing: `if (!kHaveGloo) GTEST_SKIP() << kNoGloo;`.
+#if defined(TT_HAVE_GLOO)
+constexpr bool kHaveGloo = true;
+#else
+constexpr bool kHaveGloo = false;
+#endif
+const char* const kNoGloo =
+    "built without Gloo headers: install libgloo-dev (or carry them: scripts/fetch_offline_deps.sh) and rebuild";
 
 const std::string kConfig = "tests/assets/golden/recipe/configs/hf.yaml";
 // 64 samples, a global batch of 8 in two micro-batches of 4 per accumulation window; 2 epochs
@@ -105,6 +121,7 @@ void expect_close_weights(const fs::path& got, const fs::path& want, double rtol
 }
 
 TEST(DistributedCpu, TwoAndFourRanksComputeWhatOneProcessComputes) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   fs::path single = fresh("tt_dist_single");
   Result r = run_single(single, kRun + " enable_activation_checkpointing=True");
   ASSERT_EQ(r.status, 0) << r.out;
@@ -136,6 +153,7 @@ TEST(DistributedCpu, TwoAndFourRanksComputeWhatOneProcessComputes) {
 }
 
 TEST(DistributedCpu, MetaAndTorchtuneCheckpointsAreWrittenAsOneProcessWritesThem) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   for (const char* format : {"meta", "torchtune"}) {
     SCOPED_TRACE(format);
     const std::string config = std::string("tests/assets/golden/recipe/configs/") + format + ".yaml";
@@ -159,6 +177,7 @@ TEST(DistributedCpu, MetaAndTorchtuneCheckpointsAreWrittenAsOneProcessWritesThem
 }
 
 TEST(DistributedCpu, ResumesExactlyAndAcrossRankCounts) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   const std::string saving = kRun + " save_every_n_steps=1";
   fs::path two = fresh("tt_dist_resume_ref2");
   Result r = run_distributed(2, two, saving);
@@ -198,6 +217,7 @@ TEST(DistributedCpu, ResumesExactlyAndAcrossRankCounts) {
 }
 
 TEST(DistributedCpu, ShardedCheckpointsResumeOnAnyRankCount) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   const std::string saving = kRun + " save_every_n_steps=1";
   fs::path full = fresh("tt_dist_sharded_full");
   Result r = run_distributed(2, full, saving);
@@ -243,6 +263,7 @@ TEST(DistributedCpu, ShardedCheckpointsResumeOnAnyRankCount) {
 }
 
 TEST(DistributedCpu, TwoNodesTorchrunSrunAndMpirunTrainAsOneNodeOfTwo) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   fs::path ref = fresh("tt_dist_nodes_ref");
   Result r = run_distributed(2, ref, kRun);
   ASSERT_EQ(r.status, 0) << r.out;
@@ -360,14 +381,23 @@ void expect_killed_rank_stops_the_other(const std::string& name, const std::stri
   ASSERT_NE(status, -1) << "rank 0 still running " << timeout + 10 << " s after rank 1 was killed\n"
                         << read_file(out / "rank0.log");
   EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(out / "rank0.log");
+  // Over Gloo, one line of its own saying what happened: no raw Gloo text, no backtrace.
+  const std::string log = read_file(out / "rank0.log");
+  if (device == "cpu") {
+    EXPECT_NE(log.find("error: rank 0: "), std::string::npos) << log;
+    for (const char* raw : {"third_party/gloo", "Exception raised from", "frame #"})
+      EXPECT_EQ(log.find(raw), std::string::npos) << raw << " in\n" << log;
+  }
   fs::remove_all(out);
 }
 
 TEST(DistributedCpu, AKilledRankStopsTheOthersWithinTheTimeout) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   expect_killed_rank_stops_the_other("tt_dist_kill", "cpu");
 }
 
 TEST(DistributedCpu, SigtermToTheLauncherSavesOnEveryRankAndResumesExactly) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   const std::string overrides = "gradient_accumulation_steps=1 max_steps_per_epoch=null";  // 2 x 16 steps
   fs::path ref = fresh("tt_dist_sigterm_ref");
   Result r = run_distributed(2, ref, overrides);
@@ -401,6 +431,7 @@ int gpu_count() {
 }
 
 TEST(DistributedCpu, BadLaunchesAreClearErrors) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   struct Case {
     std::string overrides, want;
   };
@@ -460,6 +491,187 @@ TEST(MultiGpuDistributed, TwoGpusComputeWhatOneProcessComputesAndTwoNodesWhatOne
   ASSERT_EQ(r.status, 0) << r.out;
   expect_close_steps(read_disk_logs(nodes / "logs"), read_disk_logs(two / "logs"), 1, 1e-6);
   for (const fs::path& p : {single, two, nodes}) fs::remove_all(p);
+}
+
+}  // namespace
+}  // namespace tt
+
+// ---- failures on one rank stop every rank with one clear line each; a launcher killed
+// outright takes its workers with it.
+
+namespace tt {
+namespace {
+
+bool has_hidden_entries(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename().string()[0] == '.') return true;
+  return false;
+}
+
+std::vector<std::string> checkpoint_names(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& f : list_checkpoints(dir.string())) names.push_back(f.name);
+  return names;
+}
+
+// Neither a LibTorch backtrace nor a raw Gloo message reaches the user.
+void expect_no_raw_errors(const std::string& out) {
+  for (const char* raw :
+       {"Exception raised from", "frame #", "third_party/gloo", "terminate called"})
+    EXPECT_EQ(out.find(raw), std::string::npos) << raw << " in\n" << out;
+}
+
+TEST(DistributedCpu, ANonFiniteLossStopsEveryRankBeforeItReachesACheckpoint) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
+  fs::path out = fresh("tt_dist_nonfinite");
+  Result r = run_distributed(2, out, "optimizer.lr=1e10 save_every_n_steps=1");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(
+      r.out.find(
+          "error: step 2: the loss is nan; training stopped so that no checkpoint holds non-finite "
+          "weights. Last good checkpoint: " +
+          (out / "step_1").string()),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("error: rank 1, step 2: stopped: the loss is nan"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(checkpoint_names(out), std::vector<std::string>{"step_1"});
+  expect_no_raw_errors(r.out);
+  fs::remove_all(out);
+}
+
+TEST(DistributedCpu, AFullDiskOnAnyRankStopsEveryRankAndKeepsTheEarlierCheckpoints) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
+  // Full checkpoints (rank 0 writes), then sharded ones (every rank writes its shard): the
+  // second save finds the disk full.
+  for (const std::string sharded : {"False", "True"}) {
+    SCOPED_TRACE("sharded_checkpoints=" + sharded);
+    fs::path out = fresh("tt_dist_full_disk");
+    Result r = shell("cd " + std::string(TT_SOURCE_DIR) +
+                     " && TORCHTUNE_CPP_FAIL_AT=enospc:weights:2 OMP_NUM_THREADS=1 " + launch(2) +
+                     " --config " + kConfig + " output_dir=" + out.string() +
+                     " batch_size=4 save_every_n_steps=1 sharded_checkpoints=" + sharded);
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("no space left on"), std::string::npos) << r.out;
+    if (sharded == "False") {
+      EXPECT_NE(r.out.find("error: rank 1: stopped: rank 0 failed while saving step_2"),
+                std::string::npos)
+          << r.out;
+    }
+    EXPECT_EQ(checkpoint_names(out), std::vector<std::string>{"step_1"});
+    EXPECT_FALSE(has_hidden_entries(out));
+    expect_no_raw_errors(r.out);
+    fs::remove_all(out);
+  }
+}
+
+TEST(DistributedCpu, ABusyOutputDirOrPortStopsEveryRankWithOneLine) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
+  // output_dir held by another run (here this process).
+  fs::path out = fresh("tt_dist_locked");
+  {
+    DirectoryLock held(out.string(), "output_dir");
+    Result r = run_distributed(2, out, "");
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("error: " + out.string() + ": is in use by another run (pid " +
+                         std::to_string(getpid())),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("error: rank 1: stopped: rank 0 failed while taking the output_dir lock"),
+              std::string::npos)
+        << r.out;
+    expect_no_raw_errors(r.out);
+  }
+  EXPECT_EQ(std::vector<std::string>{}, [&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(out)) names.push_back(e.path().filename().string());
+    return names;
+  }()) << "the refused run wrote to output_dir";
+
+  // MASTER_PORT taken by another program.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  Result r = shell("cd " + std::string(TT_SOURCE_DIR) + " && OMP_NUM_THREADS=1 " + TT_BINARY_DIR +
+                   "/tune run --nproc_per_node 2 --master_port " + port +
+                   " full_finetune_distributed --config " + kConfig +
+                   " output_dir=" + out.string() + " batch_size=4");
+  close(fd);
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("rank 0 could not serve the rendezvous at 127.0.0.1:" + port),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("the port is taken"), std::string::npos) << r.out;
+  expect_no_raw_errors(r.out);
+  fs::remove_all(out);
+}
+
+// The pids whose parent is `parent` (/proc/<pid>/stat's fourth field).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> kids;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    char state = 0;
+    pid_t ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent) kids.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return kids;
+}
+
+// Gone: no such process, or a zombie waiting for a parent to reap it.
+bool process_gone(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  if (!in) return true;
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = stat.rfind(')');
+  return close == std::string::npos || stat.substr(close + 2, 1) == "Z";
+}
+
+TEST(DistributedCpu, KillingTheLauncherOutrightStopsItsWorkers) {
+  if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
+  fs::path out = fresh("tt_dist_launcher_killed");
+  fs::create_directories(out);
+  pid_t launcher =
+      spawn({std::string(TT_BINARY_DIR) + "/tune", "run", "--nproc_per_node", "2", "--master_port",
+             std::to_string(free_port()), "full_finetune_distributed", "--config", kConfig,
+             "output_dir=" + out.string(), "batch_size=4", "epochs=400"},
+            out / "stdout.txt", {"OMP_NUM_THREADS=1"});
+  ASSERT_TRUE(wait_for_steps(out / "logs", 2, 120)) << read_file(out / "stdout.txt");
+  const std::vector<pid_t> workers = children_of(launcher);
+  ASSERT_EQ(workers.size(), 2u);
+  kill(launcher, SIGKILL);
+  waitpid(launcher, nullptr, 0);
+  // They are told to stop (SIGTERM): they save at the next step and exit.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!(process_gone(workers[0]) && process_gone(workers[1])) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const bool gone = process_gone(workers[0]) && process_gone(workers[1]);
+  for (pid_t w : workers)
+    if (!process_gone(w)) kill(w, SIGKILL);
+  ASSERT_TRUE(gone) << "workers still training 30 s after their launcher was killed\n"
+                    << read_file(out / "stdout.txt");
+  // ... having saved where they stopped ("Stopped at step N", or "stopped at step N" when
+  // the signal came during a save): resumable.
+  EXPECT_NE(read_file(out / "stdout.txt").find("topped at step"), std::string::npos)
+      << read_file(out / "stdout.txt");
+  const std::vector<CheckpointFolder> found = list_checkpoints(out.string());
+  ASSERT_FALSE(found.empty());
+  EXPECT_TRUE(found.back().resumable);
+  fs::remove_all(out);
 }
 
 }  // namespace

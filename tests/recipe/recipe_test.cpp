@@ -1,10 +1,12 @@
 // The main job end to end: `tune run full_finetune_single_device --config llama2/tiny_full`
 // fine-tunes the embedded default model on the project's dataset on the CPU; the loss falls
 // (mean of the last 10 logged steps <= 0.6 x the first 10), and the final checkpoint loads in
-// transformers with logits equal to ours within 1e-5.
+// transformers with logits equal to ours within 1e-5. A diverging run (NaN loss) stops.
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 
@@ -66,6 +68,52 @@ TEST(Recipe, TinyFullTrainsAndItsCheckpointLoadsInTransformers) {
   Result py = shell(std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR + "/tests/interop/check_hf_checkpoint.py " +
                     final_dir.string() + " " + (out / "ours.safetensors").string());
   EXPECT_EQ(py.status, 0) << py.out;
+  fs::remove_all(out);
+}
+
+// A learning rate of 1e10 makes the loss NaN at step 2 (step 1 is computed from the loaded
+// weights). torchtune trains on and saves NaN weights; here the run stops at once, names the
+// step and the last good checkpoint, and never writes a checkpoint after it.
+TEST(Recipe, ANonFiniteLossStopsTheRunAndNoCheckpointHoldsIt) {
+  const std::string config = "tests/assets/golden/recipe/configs/hf.yaml";
+  const std::string diverging = "optimizer.lr=1e10";
+  struct Case {
+    std::string overrides, what;
+    bool saved_step_1;
+  };
+  for (const Case& c : {
+           Case{"save_every_n_steps=1", "step 2: the loss is not finite (NaN or Inf)", true},
+           // Not a log step: found before the epoch's checkpoint, still named by its step.
+           Case{"log_every_n_steps=5", "step 2: the loss is not finite (NaN or Inf)", false},
+           // With clipping the gradient norm is on the host every step: found before the update.
+           Case{"clip_grad_norm=1.0", "step 2: the gradient norm is nan", false},
+       }) {
+    SCOPED_TRACE(c.overrides);
+    fs::path out = fresh("tt_recipe_nonfinite");
+    Result r = tune_run(config, out, diverging + " " + c.overrides);
+    EXPECT_EQ(r.status, 1) << r.out;
+    EXPECT_NE(r.out.find("error: " + c.what), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(c.saved_step_1 ? "Last good checkpoint: " + (out / "step_1").string()
+                                        : std::string("Last good checkpoint: none yet")),
+              std::string::npos)
+        << r.out;
+    std::vector<std::string> folders;
+    for (const auto& e : fs::directory_iterator(out))
+      if (e.is_directory() && e.path().filename() != "logs" &&
+          e.path().filename() != "recipe_state")
+        folders.push_back(e.path().filename().string());
+    EXPECT_EQ(folders,
+              c.saved_step_1 ? std::vector<std::string>{"step_1"} : std::vector<std::string>{});
+    fs::remove_all(out);
+  }
+  // stop_on_nonfinite_loss=False: torchtune's behaviour, training goes on to the end.
+  fs::path out = fresh("tt_recipe_nonfinite_on");
+  Result r = tune_run(config, out, diverging + " stop_on_nonfinite_loss=False");
+  EXPECT_EQ(r.status, 0) << r.out;
+  const StepLog log = read_disk_logs(out / "logs");
+  ASSERT_EQ(log.size(), 6u);
+  EXPECT_TRUE(std::isnan(log.at(2).at("loss")));
+  EXPECT_TRUE(fs::exists(out / "epoch_1"));
   fs::remove_all(out);
 }
 

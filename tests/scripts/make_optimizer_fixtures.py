@@ -9,8 +9,13 @@ tests/assets/golden/optim/cases.json. (The LR schedule's fixture comes from torc
 itself: make_lr_schedule_fixtures.py.)
 
     ~/.cache/torchtune_cpp/venv/bin/python tests/scripts/make_optimizer_fixtures.py
+
+The golden test also runs it at test time with `--out <temporary folder>`: the same machine
+and the same ATen kernels as the C++ side, so the comparison can stay bit for bit on any CPU
+(elementwise kernels differ in the last bit between CPUs and vector widths).
 """
 
+import argparse
 import json
 import platform
 from pathlib import Path
@@ -37,7 +42,10 @@ CASES = [
 
 
 def main():
-    OUT.mkdir(parents=True, exist_ok=True)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="folder to write into (default: %(default)s)")
+    out = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
     tensors, cases = {}, []
     for index, (name, cls, opts) in enumerate(CASES):
         gen = torch.Generator().manual_seed(100 + index)
@@ -69,13 +77,13 @@ def main():
         tensors[f"{label}.total_norm"] = total.reshape(())
         for i, p in enumerate(params):
             tensors[f"{label}.clipped.{i}"] = p.grad.clone()
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(OUT / "optim.safetensors"),
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(out / "optim.safetensors"),
               metadata={"format": "pt"})
-    (OUT / "cases.json").write_text(json.dumps({
+    (out / "cases.json").write_text(json.dumps({
         "generated_by": "tests/scripts/make_optimizer_fixtures.py",
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
         "steps": STEPS, "num_params": len(SHAPES), "cases": cases}, indent=1))
-    print(f"{len(cases)} optimizer cases -> {OUT}")
+    print(f"{len(cases)} optimizer cases -> {out}")
 
 
 if __name__ == "__main__":

@@ -144,10 +144,17 @@ TEST(ConfigAccess, TypedGettersNameKeyAndLine) {
   EXPECT_EQ(cfg.get_int_or("gradient_accumulation_steps", 1), 1);
   EXPECT_EQ(cfg.get_optional_int("seed"), std::nullopt);
   EXPECT_FALSE(cfg.has("seed"));
-  testing::expect_error([&] { cfg.get_int("batch_size"); },
-                        {"key 'batch_size'", "batch_size=two", "expected an integer", "'two'"});
+  testing::expect_error(
+      [&] { cfg.get_int("batch_size"); },
+      {"batch_size (command-line override 'batch_size=two')", "expected an integer", "'two'"});
   testing::expect_error([&] { cfg.get_int("epochs"); }, {"base.yaml", "missing required key 'epochs'"});
-  testing::expect_error([&] { cfg.get_bool("optimizer.lr"); }, {"optimizer.lr", "base.yaml:8:7", "True or False"});
+  testing::expect_error([&] { cfg.get_bool("optimizer.lr"); },
+                        {"optimizer.lr (base.yaml:8:7)", "True or False"});
+  // An integer beyond 64 bits is an integer still, but too large: say so.
+  Config big(with({"batch_size=99999999999999999999"}), "base.yaml");
+  testing::expect_error([&] { big.get_int("batch_size"); },
+                        {"batch_size (command-line override",
+                         "'99999999999999999999' is outside the 64-bit integer range"});
 }
 
 TEST(RecipeArgs, ParsesConfigAndOverrides) {

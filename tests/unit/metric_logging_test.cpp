@@ -1,6 +1,8 @@
 // Metric loggers: DiskLogger/StdoutLogger text byte-equal to torchtune's own (fixtures from
 // tests/scripts/make_metric_logging_fixtures.py), CRC-32C known answers, TensorBoard files
-// read back by TensorBoard (tests/interop/read_tensorboard.py, run with TT_TEST_PYTHON),
+// read back by TensorBoard's EventAccumulator as scalars and compared with a file
+// torch.utils.tensorboard writes for the same values (tests/interop/read_tensorboard.py,
+// run with TT_TEST_PYTHON),
 // JsonlLogger lines, building each logger from YAML, log_config, and the errors.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -81,7 +83,8 @@ TEST(MetricLogging, PythonFloatStr) {
 
 // Every call torchtune's DiskLogger and StdoutLogger made, with the text they produced.
 TEST(MetricLogging, DiskAndStdoutTextEqualTorchtunes) {
-  std::ifstream in(std::string(TT_SOURCE_DIR) + "/tests/assets/golden/metric_logging/disk_lines.json");
+  std::ifstream in(std::string(TT_SOURCE_DIR) +
+                   "/tests/assets/golden/metric_logging/disk_lines.json");
   ASSERT_TRUE(in.good()) << "run tests/scripts/make_metric_logging_fixtures.py";
   nlohmann::json golden = nlohmann::json::parse(in);
   TempDir dir;
@@ -93,7 +96,8 @@ TEST(MetricLogging, DiskAndStdoutTextEqualTorchtunes) {
   for (const auto& c : golden["cases"]) {
     MetricValues values;
     for (const auto& p : c["payload"])
-      values.emplace_back(p[0].get<std::string>(), std::strtod(p[1].get<std::string>().c_str(), nullptr));
+      values.emplace_back(p[0].get<std::string>(),
+                          std::strtod(p[1].get<std::string>().c_str(), nullptr));
     int64_t step = c["step"].get<int64_t>();
     printed.str("");
     if (c["method"] == "log") {
@@ -156,7 +160,8 @@ TEST(MetricLogging, TfRecordFraming) {
   EXPECT_EQ(rec.substr(0, 8), std::string("\x05\0\0\0\0\0\0\0", 8));
   auto u32_at = [&](size_t pos) {
     uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(rec[pos + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      v |= static_cast<uint32_t>(static_cast<unsigned char>(rec[pos + i])) << (8 * i);
     return v;
   };
   EXPECT_EQ(u32_at(8), tensorboard::masked_crc32c(rec.data(), 8));
@@ -165,18 +170,19 @@ TEST(MetricLogging, TfRecordFraming) {
 }
 
 TEST(MetricLogging, ScalarEventBytes) {
-  // wall_time 1.0, step 3, tag "a", value 1.0f, as Python protobuf serializes it.
+  // wall_time 1.0, step 3, tag "a", value 1.0f: the bytes of Python protobuf's
+  // Event(summary=torch.utils.tensorboard.summary.scalar("a", 1.0), wall_time=1.0, step=3).
   const char kWant[] =
-      "\x09\x00\x00\x00\x00\x00\x00\xf0\x3f"      // wall_time
-      "\x10\x03"                                  // step
-      "\x2a\x1c\x0a\x1a"                          // summary, its value
-      "\x0a\x01" "a"                              // tag
-      "\x42\x08\x08\x01\x2a\x04\x00\x00\x80\x3f"  // tensor: DT_FLOAT, float_val [1.0]
-      "\x4a\x0b\x0a\x09\x0a\x07" "scalars";      // metadata.plugin_data.plugin_name
+      "\x09\x00\x00\x00\x00\x00\x00\xf0\x3f"  // wall_time
+      "\x10\x03"                              // step
+      "\x2a\x0a\x0a\x08"                      // summary, its value
+      "\x0a\x01\x61"                          // tag "a"
+      "\x15\x00\x00\x80\x3f";                 // simple_value 1.0f
   std::string want(kWant, sizeof kWant - 1);
   EXPECT_EQ(tensorboard::scalar_event(1.0, 3, "a", 1.0f), want);
-  // Step 0 is proto3's default and is left out.
-  EXPECT_EQ(tensorboard::scalar_event(1.0, 0, "a", 1.0f), want.substr(0, 9) + want.substr(11));
+  // Step 0 is proto3's default and is left out; simple_value 0.0 is a oneof member and kept.
+  EXPECT_EQ(tensorboard::scalar_event(1.0, 0, "a", 0.0f),
+            want.substr(0, 9) + want.substr(11, 8) + std::string("\0\0\0\0", 4));
 }
 
 bool python_has_tensorboard() {
@@ -190,12 +196,14 @@ void expect_tensorboard_reads(const fs::path& dir, const std::string& expected_j
   std::ofstream(dir / "expected.json") << expected_json;
   fs::path out = dir / "reader_output.txt";
   std::string command = std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR +
-                        "/tests/interop/read_tensorboard.py " + (dir / "tb").string() + " --expect " +
-                        (dir / "expected.json").string() + " >" + out.string() + " 2>&1";
+                        "/tests/interop/read_tensorboard.py " + (dir / "tb").string() +
+                        " --expect " + (dir / "expected.json").string() + " >" + out.string() +
+                        " 2>&1";
   int status = std::system(command.c_str());
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << command << "\n" << read_all(out) << "\nexpected: " << expected_json;
+      << command << "\n"
+      << read_all(out) << "\nexpected: " << expected_json;
 }
 
 TEST(MetricLogging, TensorBoardRoundTripThroughTensorBoard) {
@@ -214,8 +222,9 @@ TEST(MetricLogging, TensorBoardRoundTripThroughTensorBoard) {
   // Written through at once: readable before close().
   auto f32 = [](double v) { return python_float_str(static_cast<float>(v)); };
   std::string expected = "{\"tags\": {\"loss\": [[0, 2.5], [1, " + f32(1.2345678901) +
-                         "], [2, NaN]], \"lr\": [[1, " + f32(2e-5) + "], [2, -0.0], [1099511627776, 0.0]], " +
-                         "\"train/grad norm\": [[1, " + f32(1e30) + "]]}}";
+                         "], [2, NaN]], \"lr\": [[1, " + f32(2e-5) +
+                         "], [2, -0.0], [1099511627776, 0.0]], " + "\"train/grad norm\": [[1, " +
+                         f32(1e30) + "]]}}";
   expect_tensorboard_reads(dir.path(), expected);
   logger.close();
   logger.log("loss", 1.0, 3);  // after close: nothing, as torchtune
@@ -236,14 +245,16 @@ TEST(MetricLogging, TensorBoardOnlyRankZeroWrites) {
 TEST(MetricLogging, JsonlLines) {
   TempDir dir;
   JsonlLogger logger(dir.str(), "m.jsonl");
-  logger.log_dict({{"loss", 1.5}, {"lr", 2e-05}, {"na\"me", std::numeric_limits<double>::infinity()}}, 3);
+  logger.log_dict(
+      {{"loss", 1.5}, {"lr", 2e-05}, {"na\"me", std::numeric_limits<double>::infinity()}}, 3);
   logger.log("loss", std::numeric_limits<double>::quiet_NaN(), 4);
   logger.close();
   EXPECT_EQ(read_all(dir.path() / "m.jsonl"),
             "{\"step\": 3, \"loss\": 1.5, \"lr\": 2e-05, \"na\\\"me\": Infinity}\n"
             "{\"step\": 4, \"loss\": NaN}\n");
   JsonlLogger named(dir.str());
-  EXPECT_TRUE(std::regex_match(named.path_to_log_file().filename().string(), std::regex(R"(log_\d+\.jsonl)")));
+  EXPECT_TRUE(std::regex_match(named.path_to_log_file().filename().string(),
+                               std::regex(R"(log_\d+\.jsonl)")));
 }
 
 TEST(MetricLogging, BuiltFromYamlWithInterpolatedLogDir) {
@@ -253,15 +264,17 @@ TEST(MetricLogging, BuiltFromYamlWithInterpolatedLogDir) {
     std::string component;
     std::string extra;
   };
-  for (const Case& c : {Case{"torchtune.training.metric_logging.DiskLogger", "  filename: d.txt\n"},
-                        Case{"torchtune.utils.metric_logging.DiskLogger", "  unknown_kwarg: 1\n"},
-                        Case{"torchtune.training.metric_logging.TensorBoardLogger", "  organize_logs: False\n"},
-                        Case{"torchtune.utils.metric_logging.TensorBoardLogger", ""},
-                        Case{"torchtune_cpp.training.JsonlLogger", "  filename: j.jsonl\n"}}) {
+  for (const Case& c :
+       {Case{"torchtune.training.metric_logging.DiskLogger", "  filename: d.txt\n"},
+        Case{"torchtune.utils.metric_logging.DiskLogger", "  unknown_kwarg: 1\n"},
+        Case{"torchtune.training.metric_logging.TensorBoardLogger", "  organize_logs: False\n"},
+        Case{"torchtune.utils.metric_logging.TensorBoardLogger", ""},
+        Case{"torchtune_cpp.training.JsonlLogger", "  filename: j.jsonl\n"}}) {
     SCOPED_TRACE(c.component);
     fs::remove_all(dir.path() / "logs");
-    auto cfg = yaml_config("output_dir: " + dir.str() + "\nmetric_logger:\n  _component_: " + c.component +
-                           "\n  log_dir: ${output_dir}/logs\n" + c.extra);
+    auto cfg =
+        yaml_config("output_dir: " + dir.str() + "\nmetric_logger:\n  _component_: " + c.component +
+                    "\n  log_dir: ${output_dir}/logs\n" + c.extra);
     auto logger = config::instantiate<MetricLoggerPtr>(cfg, "metric_logger", config::Node::map());
     ASSERT_TRUE(logger);
     logger->log_dict({{"loss", 1.0}}, 1);
@@ -271,16 +284,21 @@ TEST(MetricLogging, BuiltFromYamlWithInterpolatedLogDir) {
     EXPECT_GT(fs::file_size(files[0]), 0u);
   }
   EXPECT_TRUE(fs::exists(dir.path() / "logs/j.jsonl"));
-  auto cfg = yaml_config("metric_logger:\n  _component_: torchtune.training.metric_logging.StdoutLogger\n");
+  auto cfg = yaml_config(
+      "metric_logger:\n  _component_: torchtune.training.metric_logging.StdoutLogger\n");
   EXPECT_TRUE(config::instantiate<MetricLoggerPtr>(cfg, "metric_logger", config::Node::map()));
   // StdoutLogger takes no arguments in torchtune (no **kwargs).
-  auto bad = yaml_config("metric_logger:\n  _component_: torchtune.training.metric_logging.StdoutLogger\n"
-                         "  log_dir: /tmp\n");
-  testing::expect_error([&] { config::instantiate<MetricLoggerPtr>(bad, "metric_logger", config::Node::map()); },
-                        {"metric_logger", "log_dir"});
-  auto missing = yaml_config("metric_logger:\n  _component_: torchtune.training.metric_logging.DiskLogger\n");
-  testing::expect_error([&] { config::instantiate<MetricLoggerPtr>(missing, "metric_logger", config::Node::map()); },
-                        {"log_dir"});
+  auto bad = yaml_config(
+      "metric_logger:\n  _component_: torchtune.training.metric_logging.StdoutLogger\n"
+      "  log_dir: /tmp\n");
+  testing::expect_error(
+      [&] { config::instantiate<MetricLoggerPtr>(bad, "metric_logger", config::Node::map()); },
+      {"metric_logger", "log_dir"});
+  auto missing =
+      yaml_config("metric_logger:\n  _component_: torchtune.training.metric_logging.DiskLogger\n");
+  testing::expect_error(
+      [&] { config::instantiate<MetricLoggerPtr>(missing, "metric_logger", config::Node::map()); },
+      {"log_dir"});
 }
 
 TEST(MetricLogging, UnwritableLogDirNamesItAndTheKey) {
@@ -288,21 +306,26 @@ TEST(MetricLogging, UnwritableLogDirNamesItAndTheKey) {
   TempDir dir;
   std::ofstream(dir.path() / "a_file") << "x";
   std::string bad = (dir.path() / "a_file/logs").string();
-  testing::expect_error([&] { DiskLogger logger(bad); }, {bad, "cannot create the metric log folder"});
-  testing::expect_error([&] { TensorBoardLogger logger(bad, true, 0); }, {bad, "metric_logger.log_dir"});
+  testing::expect_error([&] { DiskLogger logger(bad); },
+                        {bad, "cannot create the metric log folder"});
+  testing::expect_error([&] { TensorBoardLogger logger(bad, true, 0); },
+                        {bad, "metric_logger.log_dir"});
   testing::expect_error([&] { JsonlLogger logger(bad); }, {bad});
   for (const char* component : {"torchtune.training.metric_logging.DiskLogger",
                                 "torchtune.training.metric_logging.TensorBoardLogger",
                                 "torchtune_cpp.training.JsonlLogger"}) {
-    auto cfg = yaml_config(std::string("metric_logger:\n  _component_: ") + component + "\n  log_dir: " + bad + "\n");
-    testing::expect_error([&] { config::instantiate<MetricLoggerPtr>(cfg, "metric_logger", config::Node::map()); },
-                          {"c.yaml:3:", "metric_logger.log_dir", bad, "writable"});
+    auto cfg = yaml_config(std::string("metric_logger:\n  _component_: ") + component +
+                           "\n  log_dir: " + bad + "\n");
+    testing::expect_error(
+        [&] { config::instantiate<MetricLoggerPtr>(cfg, "metric_logger", config::Node::map()); },
+        {"c.yaml:3:", "metric_logger.log_dir", bad, "writable"});
   }
 }
 
 TEST(MetricLogging, LogConfigWritesTheConfigAsGivenToOutputDir) {
   TempDir dir;
-  auto cfg = yaml_config("output_dir: " + dir.str() + "/out\nmetric_logger:\n  log_dir: ${output_dir}/logs\n");
+  auto cfg = yaml_config("output_dir: " + dir.str() +
+                         "/out\nmetric_logger:\n  log_dir: ${output_dir}/logs\n");
   StdoutLogger logger;
   logger.log_config(cfg);
   std::string saved = read_all(dir.path() / "out/torchtune_config.yaml");

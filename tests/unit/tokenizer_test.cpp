@@ -155,7 +155,7 @@ TEST_F(TokenizerConfig, ErrorsNameTheKeyAndTheFix) {
   testing::expect_error([] { build("  prompt_template:\n    user: ['<u>', '</u>']\n"); },
                         {"tokenizer.prompt_template", "custom prompt templates"});
   testing::expect_error([] { build("  max_seq_len: 0\n"); },
-                        {"tokenizer.max_seq_len", "positive number of tokens"});
+                        {"tokenizer.max_seq_len", "must be at least 2, got 0"});
   testing::expect_error([] { build("  max_seq_len: long\n"); }, {"needs an integer", "max_seq_len"});
   testing::expect_error(
       [] {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@
 #include "torchtune_cpp/checkpointing/safetensors_writer.h"
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/utils/check.h"
+#include "torchtune_cpp/utils/disk_space.h"
+#include "torchtune_cpp/utils/fault_injection.h"
 
 extern char** environ;
 
@@ -43,24 +46,13 @@ void log_info(const std::string& message) {
   std::cerr << "INFO: " << message << "\n";
 }
 
-// Fault injection for the crash-safety tests: TORCHTUNE_CPP_CRASH_AT=<point>[:<k>] kills the
-// process (SIGKILL, no cleanup, as a power loss or OOM kill would) the k-th time (default
-// 1st) a save reaches <point>: "mid_weights" (after each weight file), "before_rename" (folder
-// complete, not yet in place), "after_exchange" (replacing an existing folder: new one in
-// place, old one not yet removed), "after_rename" (before the recipe-state mirror),
-// "mid_prune" (an old checkpoint hidden, not yet removed).
-void crash_point(const char* point) {
-  static const char* spec = std::getenv("TORCHTUNE_CPP_CRASH_AT");
-  if (spec == nullptr || *spec == '\0') return;
-  static std::atomic<int> hits{0};
-  std::string s(spec), name = s;
-  int k = 1;
-  if (size_t colon = s.find(':'); colon != std::string::npos) {
-    name = s.substr(0, colon);
-    k = std::atoi(s.c_str() + colon + 1);
-  }
-  if (name == point && ++hits == k) ::raise(SIGKILL);
-}
+// Crash points of a save (TORCHTUNE_CPP_CRASH_AT, utils/fault_injection.h): "mid_weights"
+// (after each weight file), "before_rename" (folder complete, not yet in place),
+// "after_exchange" (replacing an existing folder: new one in place, old one not yet removed),
+// "after_rename" (before the recipe-state mirror), "mid_prune" (an old checkpoint hidden, not
+// yet removed). Full-disk points (TORCHTUNE_CPP_FAIL_AT=enospc:<point>): "weights",
+// "recipe_state" and "index" (the writers), "side_files" and "mirror" (copies below).
+using fault::crash_point;
 
 // Our key in recipe_state.pt: when the checkpoint was saved (ns since the epoch, strictly
 // increasing within a process). Newest save = latest checkpoint.
@@ -92,6 +84,45 @@ void sync_tree(const fs::path& path, bool recursive = true) {
   } else {
     sync_one(path, false);
   }
+}
+
+// Copies `from` to `to` (created or truncated, with `from`'s permissions), reporting the
+// real cause of a failure: std::filesystem::copy_file reports a full disk as "Input/output
+// error". `point` names the copy for fault injection. The caller syncs.
+void copy_file_reporting(const fs::path& from, const fs::path& to, const char* point) {
+  struct Fd {
+    int fd = -1;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  } in, out;
+  in.fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  TT_CHECK(in.fd >= 0, from.string(), "cannot read the file: ", std::strerror(errno));
+  struct stat st {};
+  const mode_t mode = ::fstat(in.fd, &st) == 0 ? (st.st_mode & 0777) : 0644;
+  out.fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (out.fd < 0) throw_write_error(to.string(), "cannot create the file", errno);
+  const bool inject_no_space = fault::fail_point(point);
+  std::vector<char> buf(size_t{1} << 20);
+  for (;;) {
+    ssize_t n = ::read(in.fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    TT_CHECK(n >= 0, from.string(), "cannot read the file: ", std::strerror(errno));
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = -1;
+      if (inject_no_space)
+        errno = ENOSPC;  // a test hook: the disk is full
+      else
+        w = ::write(out.fd, buf.data() + done, static_cast<size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) throw_write_error(to.string(), "write failed", w < 0 ? errno : ENOSPC);
+      done += w;
+    }
+  }
+  const int rc = ::close(out.fd);
+  out.fd = -1;
+  if (rc != 0) throw_write_error(to.string(), "close failed", errno);
 }
 
 // Moves the finished `staging` folder to `target` in one atomic step: a plain rename, or an
@@ -157,24 +188,80 @@ void recover_interrupted_saves(const std::string& output_dir) {
     fs::remove_all(e.path(), ec);
     log_info(str("Removed the leftover of an interrupted save: ", e.path().string()));
   }
+  // The recipe-state mirror's .recipe_state.pt.tmp-<pid>, left by a process killed mid-copy.
+  const fs::path mirror_dir = fs::path(output_dir) / kRecipeStateDir;
+  const std::string prefix = str(".", kRecipeStateFile, ".tmp-");
+  for (const auto& e : fs::directory_iterator(mirror_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stoll(pid_text));
+    if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno == EPERM)) continue;  // still running
+    std::error_code rm;
+    fs::remove(e.path(), rm);
+    log_info(str("Removed the leftover of an interrupted save: ", e.path().string()));
+  }
 }
 
+}  // namespace
+
+uint64_t tensor_bytes(const PickleValue& v) {
+  switch (v.kind()) {
+    case PickleValue::Kind::kTensor: {
+      const at::Tensor& t = v.to_tensor();
+      return t.defined() && t.has_storage() ? static_cast<uint64_t>(t.storage().nbytes()) : 0;
+    }
+    case PickleValue::Kind::kList:
+    case PickleValue::Kind::kTuple: {
+      uint64_t n = 0;
+      for (const PickleValue& x : v.items()) n += tensor_bytes(x);
+      return n;
+    }
+    case PickleValue::Kind::kDict: {
+      uint64_t n = 0;
+      for (const auto& [k, x] : v.dict_items()) n += tensor_bytes(x);
+      return n;
+    }
+    default:
+      return 0;
+  }
+}
+
+namespace {
+
 // torchtune's ModelType enum names; LLAMA2, and LLAMA3 / MISTRAL (torchtune converts them with
-// the same hf_to_tune), have conversions here.
-void check_model_type(const std::string& model_type) {
-  static const std::vector<std::string> kNames = {
+// the same hf_to_tune), have conversions here. One declaration, read by the checkpointer's
+// argument check (`tune validate` and instantiation) and by the constructor.
+const std::vector<std::string>& torchtune_model_types() {
+  static const std::vector<std::string> names = {
       "GEMMA",     "GEMMA2", "LLAMA2", "LLAMA3", "LLAMA3_2",  "LLAMA3_VISION", "MISTRAL",
       "PHI3_MINI", "PHI4",   "REWARD", "QWEN2",  "CLIP_TEXT", "T5_ENCODER"};
-  std::string names;
-  for (const auto& n : kNames) names += (names.empty() ? "" : ", ") + n;
-  TT_CHECK(std::find(kNames.begin(), kNames.end(), model_type) != kNames.end(),
-           "checkpointer.model_type", "'", model_type,
-           "' is not a torchtune ModelType; use the enum name, one of: ", names);
-  TT_CHECK(
-      model_type == "LLAMA2" || model_type == "LLAMA3" || model_type == "MISTRAL", "checkpointer.model_type",
-      "model_type ", model_type,
-      " is not supported by torchtune_cpp; its checkpointers convert LLAMA2 (and LLAMA3 / MISTRAL, whose "
-      "Hugging Face keys and q/k permutation are Llama2's) checkpoints");
+  return names;
+}
+const std::vector<std::string>& supported_model_types() {
+  static const std::vector<std::string> names = {"LLAMA2", "LLAMA3", "MISTRAL"};
+  return names;
+}
+
+std::optional<std::string> model_type_problem(const std::string& model_type) {
+  const auto& all = torchtune_model_types();
+  const auto& ours = supported_model_types();
+  if (std::find(all.begin(), all.end(), model_type) == all.end()) {
+    std::string names;
+    for (const auto& n : all) names += (names.empty() ? "" : ", ") + n;
+    return str("'", model_type, "' is not a torchtune ModelType; use the enum name, one of: ", names);
+  }
+  if (std::find(ours.begin(), ours.end(), model_type) == ours.end())
+    return str("model_type ", model_type,
+               " is not supported by torchtune_cpp; its checkpointers convert LLAMA2 (and LLAMA3 / MISTRAL, whose "
+               "Hugging Face keys and q/k permutation are Llama2's) checkpoints");
+  return std::nullopt;
+}
+
+void check_model_type(const std::string& model_type) {
+  auto problem = model_type_problem(model_type);
+  TT_CHECK(!problem, "checkpointer.model_type", problem.value_or(""));
 }
 
 std::string zfill(const std::string& s, size_t width) {
@@ -211,6 +298,12 @@ StateDict load_weights_file(const std::string& path) {
     sd.emplace_back(k.to_string(), v.to_tensor());
   }
   return sd;
+}
+
+std::string gib_text(uint64_t bytes) {
+  char gib[32];
+  std::snprintf(gib, sizeof gib, "%.2f", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
+  return gib;
 }
 
 std::string weakly_canonical(const std::string& p) {
@@ -270,12 +363,6 @@ int64_t write_shard(const fs::path& dir, const std::string& name, bool safetenso
     writer.finish(root);
     crash_point("mid_weights");
   }
-  // Named by where it will be once the epoch folder is renamed into place.
-  char gib[32];
-  std::snprintf(gib, sizeof gib, "%.2f", static_cast<double>(bytes) / (1024.0 * 1024 * 1024));
-  log_info(str("Model checkpoint of size ", gib, " GiB saved to ", dir.parent_path().string(), "/",
-               dir.filename().string().substr(1, dir.filename().string().find(".partial") - 1), "/",
-               name));
   return bytes;
 }
 
@@ -357,11 +444,15 @@ void check_outdir_not_in_ckptdir(const std::string& ckpt_dir, const std::string&
            ckpt.string(), " and out_dir=", out.string(), ".");
 }
 
-void copy_files(const std::string& input_dir, const std::string& output_dir) {
+namespace {
+
+// The files copy_files() copies from `input_dir`: (source, path relative to the output).
+std::vector<std::pair<fs::path, fs::path>> side_files(const std::string& input_dir) {
   static const std::vector<std::string> kIgnore = {
       ".pt",       ".bin",           ".pth",         ".safetensors", kSafetensorsIndex,
       kTorchIndex, "adapter_config", "adapter_model"};
   const uintmax_t kMaxBytes = 100ull * 1024 * 1024;
+  std::vector<std::pair<fs::path, fs::path>> out;
   std::error_code ec;
   fs::recursive_directory_iterator it(input_dir, ec), end;
   TT_CHECK(!ec, input_dir, "cannot list the checkpoint directory: ", ec.message());
@@ -383,12 +474,32 @@ void copy_files(const std::string& input_dir, const std::string& output_dir) {
       continue;
     }
     // Lexical: fs::relative() resolves symlinks, which would lead out of a cache snapshot.
-    fs::path dest = fs::path(output_dir) / p.lexically_relative(input_dir);
+    out.emplace_back(p, p.lexically_relative(input_dir));
+  }
+  return out;
+}
+
+uint64_t side_files_bytes(const std::string& input_dir) {
+  uint64_t n = 0;
+  std::error_code ec;
+  for (const auto& [from, rel] : side_files(input_dir)) {
+    const uintmax_t size = fs::file_size(from, ec);
+    if (!ec) n += size;
+  }
+  return n;
+}
+
+}  // namespace
+
+void copy_files(const std::string& input_dir, const std::string& output_dir) {
+  std::error_code ec;
+  for (const auto& [from, rel] : side_files(input_dir)) {
+    const fs::path dest = fs::path(output_dir) / rel;
     if (fs::exists(dest)) continue;
-    fs::create_directories(dest.parent_path());
-    fs::copy_file(p, dest, ec);
-    TT_CHECK(!ec, dest.string(), "cannot copy ", p.string(), ": ", ec.message());
-    fs::last_write_time(dest, fs::last_write_time(p), ec);  // as shutil.copy2
+    fs::create_directories(dest.parent_path(), ec);
+    if (ec) throw_write_error(dest.parent_path().string(), "cannot create the folder", ec.value());
+    copy_file_reporting(from, dest, "side_files");
+    fs::last_write_time(dest, fs::last_write_time(from), ec);  // as shutil.copy2
   }
 }
 
@@ -416,9 +527,13 @@ Checkpointer::Checkpointer(const CheckpointerOptions& options, bool single_file)
   checkpoint_dir_ = resolve_checkpoint_dir(options.checkpoint_dir);
   output_dir_ = options.output_dir;
   check_outdir_not_in_ckptdir(checkpoint_dir_, output_dir_);
-  std::error_code ec;
-  fs::create_directories(output_dir_, ec);
-  TT_CHECK(!ec, output_dir_, "cannot create the output directory: ", ec.message());
+  // Nothing is written to output_dir before the run has started (the recipe takes its lock,
+  // then calls clear_interrupted_saves()), except that a resume must first put back what a
+  // killed save left, to see the checkpoints as they were.
+  if (should_load_recipe_state_) recover_interrupted_saves(output_dir_);
+}
+
+void Checkpointer::clear_interrupted_saves() {
   recover_interrupted_saves(output_dir_);
 }
 
@@ -497,6 +612,7 @@ std::optional<PickleValue> Checkpointer::load_recipe_state() const {
 
 Checkpointer::~Checkpointer() {
   try {
+    abandon_save();
     wait_post_save();
   } catch (...) {
   }
@@ -512,63 +628,155 @@ void Checkpointer::save_checkpoint(const StateDict& model, int epoch, bool inter
 
 void Checkpointer::save_folder(const StateDict& model, const std::string& folder,
                                const PickleValue* recipe_state) {
-  save_folder_with(folder, recipe_state, [&](const std::string& staging) { write_weights(model, staging); });
+  uint64_t weight_bytes = 0;
+  for (const auto& [key, t] : model)
+    weight_bytes += static_cast<uint64_t>(t.numel()) * t.element_size();
+  save_folder_with(folder, recipe_state, weight_bytes,
+                   [&](const std::string& staging) { write_weights(model, staging); });
 }
 
 void Checkpointer::save_folder_with(const std::string& folder, const PickleValue* recipe_state,
-                                    const WriteFn& write) {
-  const fs::path out(output_dir_);
-  // Hidden (copy_files and folder scans skip dot-names) and per-process.
-  const fs::path staging = out / str(".", folder, ".partial-", ::getpid());
-  fs::remove_all(staging);
-  fs::create_directories(staging);
-  DirGuard guard(staging.string());
-  write(staging.string());
-  copy_files(checkpoint_dir_, staging.string());
-  std::optional<PickleValue> state;
+                                    uint64_t weight_bytes, const WriteFn& write) {
+  const std::string staging = begin_save(folder, recipe_state, weight_bytes);
+  try {
+    write(staging);
+  } catch (const NoSpaceError& e) {
+    fail_no_space(str("writing ", e.where()));
+  } catch (...) {
+    abandon_save();
+    throw;
+  }
+  finish_save();
+}
+
+std::string Checkpointer::begin_save(const std::string& folder, const PickleValue* recipe_state,
+                                     uint64_t weight_bytes) {
+  abandon_save();
+  TT_CHECK(recipe_state == nullptr || recipe_state->is_dict(), "save_checkpoint",
+           "the recipe state must be a dict");
+  PendingSave p;
+  p.folder = folder;
   if (recipe_state != nullptr) {
-    TT_CHECK(recipe_state->is_dict(), "save_checkpoint", "the recipe state must be a dict");
-    // The model and adapter never go into the recipe state (torchtune pops them). The save
-    // time orders checkpoints (list_checkpoints): a newer save wins even at a lower step.
-    state = PickleValue::dict();
+    // The model and adapter never go into the recipe state (torchtune pops them).
+    p.recipe_state = PickleValue::dict();
     for (const auto& [k, v] : recipe_state->dict_items())
       if (!(k.is_string() && (k.to_string() == "model" || k.to_string() == "adapter" ||
                               k.to_string() == "adapter_config")))
-        state->set(k, v);
-    state->set(kSavedAtKey, next_save_time());
-    save_torch_file((staging / kRecipeStateFile).string(), *state);
+        p.recipe_state->set(k, v);
   }
-  sync_tree(staging);
-  crash_point("before_rename");
-  const fs::path target = out / folder;
-  place_folder(staging, target);
-  guard.release();
+  // What the save writes: the weights, the side files, the recipe state twice (the folder's
+  // own and the mirror), and headers, indexes and zip records.
+  const uint64_t state_bytes = p.recipe_state ? tensor_bytes(*p.recipe_state) : 0;
+  p.needed =
+      weight_bytes + side_files_bytes(checkpoint_dir_) + 2 * state_bytes + (uint64_t{1} << 20);
+  const fs::path out(output_dir_);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) throw_write_error(output_dir_, "cannot create the output directory", ec.value());
+  p.staging = (out / str(".", folder, ".partial-", ::getpid())).string();  // hidden, per process
+  pending_ = std::move(p);
+  const uint64_t free = free_bytes(output_dir_);
+  if (free < pending_->needed) fail_no_space("");  // before a byte is written
+  fs::remove_all(pending_->staging, ec);
+  fs::create_directories(pending_->staging, ec);
+  if (ec) {
+    const std::string staging = pending_->staging;
+    if (is_no_space(ec.value())) fail_no_space(staging + ": cannot create the folder");
+    abandon_save();
+    throw_write_error(staging, "cannot create the folder", ec.value());
+  }
+  return pending_->staging;
+}
+
+void Checkpointer::abandon_save() {
+  saved_files_.clear();
+  if (!pending_) return;
+  std::error_code ec;
+  fs::remove_all(pending_->staging, ec);
+  pending_.reset();
+}
+
+void Checkpointer::fail_no_space(const std::string& detail) {
+  const std::string folder = pending_ ? pending_->folder : std::string("checkpoint");
+  const uint64_t needed = pending_ ? pending_->needed : 0;
+  abandon_save();  // frees what this save took before measuring what is left
+  throw Error((fs::path(output_dir_) / folder).string(),
+              str("no space left on ", output_dir_, ": the save needed about ",
+                  format_bytes(needed), ", ", format_bytes(free_bytes(output_dir_)),
+                  " free; free space or change output_dir. Nothing of ", folder,
+                  " was kept; earlier checkpoints are intact",
+                  detail.empty() ? std::string() : str(" (", detail, ")")));
+}
+
+void Checkpointer::finish_save() {
+  TT_CHECK(pending_.has_value(), "save_checkpoint", "internal: finish_save() without begin_save()");
+  const fs::path out(output_dir_);
+  const fs::path staging(pending_->staging);
+  const fs::path target = out / pending_->folder;
+  try {
+    copy_files(checkpoint_dir_, staging.string());
+    if (pending_->recipe_state) {
+      // The save time orders checkpoints (list_checkpoints): a newer save wins even at a
+      // lower step.
+      pending_->recipe_state->set(kSavedAtKey, next_save_time());
+      save_torch_file((staging / kRecipeStateFile).string(), *pending_->recipe_state);
+    }
+    sync_tree(staging);
+    crash_point("before_rename");
+    place_folder(staging, target);
+  } catch (const NoSpaceError& e) {
+    fail_no_space(str("writing ", e.where()));
+  } catch (...) {
+    abandon_save();
+    throw;
+  }
+  const bool intermediate = pending_->recipe_state.has_value();
+  const uint64_t needed = pending_->needed;
+  pending_.reset();
   crash_point("after_rename");
-  if (state) {
+  // Said only now that the folder is in place under its name.
+  for (const auto& [name, bytes] : saved_files_)
+    log_info(str("Model checkpoint of size ", gib_text(bytes), " GiB saved to ",
+                 (target / name).string()));
+  saved_files_.clear();
+  if (intermediate) {
     // torchtune's location, for tools that look there; the folder's own copy is the record.
     fs::path dir = out / kRecipeStateDir;
-    fs::create_directories(dir);
     fs::path mirror = dir / kRecipeStateFile;
     fs::path tmp = dir / str(".", kRecipeStateFile, ".tmp-", ::getpid());
     std::error_code ec;
-    fs::copy_file(target / kRecipeStateFile, tmp, fs::copy_options::overwrite_existing, ec);
-    if (!ec) {
+    try {
+      fs::create_directories(dir, ec);
+      if (ec) throw_write_error(dir.string(), "cannot create the folder", ec.value());
+      copy_file_reporting(target / kRecipeStateFile, tmp, "mirror");
       sync_tree(tmp);
       fs::rename(tmp, mirror, ec);
+      if (ec) throw_write_error(mirror.string(), "cannot move the new copy into place", ec.value());
+    } catch (const Error& e) {
+      fs::remove(tmp, ec);
+      const bool full = dynamic_cast<const NoSpaceError*>(&e) != nullptr;
+      throw Error(mirror.string(),
+                  str(full ? str("no space left on ", output_dir_,
+                                 " for the recipe state mirror: the save needed about ",
+                                 format_bytes(needed), ", ", format_bytes(free_bytes(output_dir_)),
+                                 " free; free space or change output_dir")
+                           : str("cannot update the recipe state mirror: ", e.message()),
+                      ". The checkpoint itself, ", target.string(),
+                      ", is complete and resumable (resume_from_checkpoint=True takes it)"));
     }
-    TT_CHECK(!ec, mirror.string(), "cannot update the recipe state mirror: ", ec.message(),
-             " (the checkpoint itself, ", target.string(), ", is complete); check the disk");
     sync_tree(dir, /*recursive=*/false);
-    char gib[32];
-    std::snprintf(gib, sizeof gib, "%.2f",
-                  static_cast<double>(fs::file_size(mirror)) / (1024.0 * 1024 * 1024));
-    log_info(str("Recipe checkpoint of size ", gib, " GiB saved to ", mirror.string()));
+    log_info(str("Recipe checkpoint of size ", gib_text(fs::file_size(mirror)), " GiB saved to ",
+                 mirror.string()));
     if (options_.keep_last_n_checkpoints) {
       wait_post_save();  // a hook may still be reading a folder that pruning would remove
       prune();
     }
   }
   start_post_save(target.string());
+}
+
+void Checkpointer::note_saved(const std::string& name, int64_t bytes) {
+  saved_files_.emplace_back(name, bytes);
 }
 
 void Checkpointer::prune() {
@@ -913,8 +1121,11 @@ void FullModelHFCheckpointer::write_weights(const StateDict& model, const std::s
   {
     const fs::path dir(out_dir);
     int64_t total_size = 0;
-    for (const auto& [idx, tensors] : buckets)
-      total_size += write_shard(dir, shard_names[idx] + ext, safe, tensors, convert);
+    for (const auto& [idx, tensors] : buckets) {
+      const int64_t bytes = write_shard(dir, shard_names[idx] + ext, safe, tensors, convert);
+      note_saved(shard_names[idx] + ext, bytes);
+      total_size += bytes;
+    }
     nlohmann::ordered_json index;
     index["metadata"]["total_size"] = total_size;
     index["weight_map"] = nlohmann::ordered_json::object();
@@ -950,7 +1161,8 @@ CheckpointDict FullModelMetaCheckpointer::load_checkpoint() {
 void FullModelMetaCheckpointer::write_weights(const StateDict& model, const std::string& dir) {
   std::vector<const NamedTensor*> tensors;
   for (const auto& nt : model) tensors.push_back(&nt);
-  write_shard(fs::path(dir), "model-00001-of-00001.bin", false, tensors, MetaConvert{});
+  note_saved("model-00001-of-00001.bin",
+             write_shard(fs::path(dir), "model-00001-of-00001.bin", false, tensors, MetaConvert{}));
 }
 
 FullModelTorchTuneCheckpointer::FullModelTorchTuneCheckpointer(const CheckpointerOptions& options)
@@ -968,7 +1180,8 @@ CheckpointDict FullModelTorchTuneCheckpointer::load_checkpoint() {
 void FullModelTorchTuneCheckpointer::write_weights(const StateDict& model, const std::string& dir) {
   std::vector<const NamedTensor*> tensors;
   for (const auto& nt : model) tensors.push_back(&nt);
-  write_shard(fs::path(dir), "model-00001-of-00001.bin", false, tensors, IdentityConvert{});
+  note_saved("model-00001-of-00001.bin", write_shard(fs::path(dir), "model-00001-of-00001.bin",
+                                                     false, tensors, IdentityConvert{}));
 }
 
 // ---- registration -------------------------------------------------------------------
@@ -980,7 +1193,8 @@ void register_checkpointers() {
         arg("checkpoint_dir", ArgType::kString, "folder holding the input checkpoint"),
         arg("checkpoint_files", ArgType::kListOrMap,
             "file names, or {filename_format, max_filename}"),
-        arg("model_type", ArgType::kString, "torchtune ModelType name, e.g. LLAMA2"),
+        arg("model_type", ArgType::kString, "torchtune ModelType name, e.g. LLAMA2",
+            satisfies([](const Node& v) { return model_type_problem(v.text); })),
         arg("output_dir", ArgType::kString, "where epoch_N/ and recipe_state/ are written"),
         arg("adapter_checkpoint", ArgType::kString, "null", "LoRA only: not supported"),
         arg("recipe_checkpoint", ArgType::kString, "null",
@@ -993,7 +1207,8 @@ void register_checkpointers() {
     args.push_back(arg("should_load_recipe_state", ArgType::kBool, "False",
                        "passed by the recipe from resume_from_checkpoint"));
     args.push_back(arg("keep_last_n_checkpoints", ArgType::kInt, "null",
-                       "keep only the newest N intermediate checkpoints (null keeps all)"));
+                       "keep only the newest N intermediate checkpoints (null keeps all)",
+                       with_hint(at_least(1), "null keeps every checkpoint")));
     args.push_back(arg("post_save_command", ArgType::kString, "null",
                        "shell command run after each save with the folder path appended"));
     return args;

@@ -13,7 +13,8 @@
 //     is resumable by itself; recipe_state/recipe_state.pt mirrors the latest one;
 //   - a folder is assembled under a hidden temporary name and renamed into place when
 //     complete: a crash or a full disk mid-save leaves the previous checkpoints intact, and
-//     a half-written folder is never visible, never taken as the latest;
+//     a half-written folder is never visible, never taken as the latest; the free space is
+//     checked before a save, and a full disk is reported with what the save needed;
 //   - resuming with checkpoint_files absent from output_dir takes the latest complete
 //     checkpoint there; keep_last_n_checkpoints prunes older intermediate ones;
 //   - post_save_command runs after each save with the folder's path (uploads, registries);
@@ -76,13 +77,29 @@ class Checkpointer {
   // Writes <output_dir>/<folder>/ ("epoch_2", "step_500"): the weights, the side files and,
   // when `recipe_state` is given (an intermediate checkpoint), its recipe_state.pt, mirrored
   // to recipe_state/recipe_state.pt. Then prunes and runs post_save_command.
+  // The free space is checked first against what the save will write; too little, or a full
+  // disk meanwhile, is a tt::Error saying how much was needed and how much is free, and
+  // leaves nothing of the save behind (earlier checkpoints intact).
   void save_folder(const StateDict& model_tune_keys, const std::string& folder,
                    const PickleValue* recipe_state);
-  // The same, with the weights written by `write` into the (hidden, per-save) staging folder
-  // it is given, instead of in this checkpointer's format: for writers spread over several
-  // processes (sharded checkpoints), which all write there before `write` returns.
+  // The same, with the weights (about `weight_bytes`) written by `write` into the (hidden,
+  // per-save) staging folder it is given, instead of in this checkpointer's format.
   using WriteFn = std::function<void(const std::string& staging_dir)>;
-  void save_folder_with(const std::string& folder, const PickleValue* recipe_state, const WriteFn& write);
+  void save_folder_with(const std::string& folder, const PickleValue* recipe_state,
+                        uint64_t weight_bytes, const WriteFn& write);
+  // The same in three steps, for weights written by several processes (sharded checkpoints):
+  // begin_save() checks the free space and makes the staging folder it returns, the writers
+  // fill it, finish_save() completes the folder and moves it into place. After an error in
+  // between, abandon_save() (or the next begin_save(), or the destructor) removes the
+  // staging folder.
+  std::string begin_save(const std::string& folder, const PickleValue* recipe_state,
+                         uint64_t weight_bytes);
+  void finish_save();
+  void abandon_save();
+  // Clears what saves killed mid-way left in output_dir (hidden staging folders, a replaced
+  // folder whose replacement never arrived, temporary files): the recipe calls this once it
+  // holds the output_dir lock. (A resume does it when constructed, to see the checkpoints.)
+  void clear_interrupted_saves();
   // What a full save takes from the loaded input beyond the weights (the HF checkpointer's
   // file partition: key -> file index), for writers that resume without load_checkpoint()
   // (sharded checkpoints keep it and give it back).
@@ -109,8 +126,10 @@ class Checkpointer {
   void resolve_paths();
 
   std::optional<PickleValue> load_recipe_state() const;
-  // Writes the weight files (and any index) into `dir`, in the subclass's format.
+  // Writes the weight files (and any index) into `dir`, in the subclass's format, calling
+  // note_saved() for each weight file (reported once the folder is in place).
   virtual void write_weights(const StateDict& model_tune_keys, const std::string& dir) = 0;
+  void note_saved(const std::string& name, int64_t bytes);
 
   CheckpointerOptions options_;
   std::string checkpoint_dir_;
@@ -121,10 +140,20 @@ class Checkpointer {
   std::optional<std::string> resume_folder_;
 
  private:
+  struct PendingSave {
+    std::string folder;
+    std::string staging;
+    std::optional<PickleValue> recipe_state;  // without the model keys
+    uint64_t needed = 0;                      // bytes the save writes, about
+  };
+  // The save in progress is abandoned and a tt::Error thrown: no space, how much needed.
+  [[noreturn]] void fail_no_space(const std::string& detail);
   void prune();
   void start_post_save(const std::string& folder);
   int post_save_pid_ = -1;
   std::string post_save_folder_;
+  std::optional<PendingSave> pending_;
+  std::vector<std::pair<std::string, int64_t>> saved_files_;  // weight file names and sizes
 };
 
 using CheckpointerPtr = std::shared_ptr<Checkpointer>;
@@ -204,6 +233,10 @@ bool is_sharded_checkpoint(const std::string& folder);
 // The weight files of a checkpoint folder, sorted (a sharded checkpoint's shard files): those its index json names, else every
 // .safetensors/.bin/.pt/.pth file but recipe_state.pt. Missing indexed files are an error.
 std::vector<std::string> checkpoint_weight_files(const std::string& folder);
+
+// Bytes of the tensors in a value tree (a recipe state's optimizer moments), as torch.save
+// writes them (whole storages); for estimating what a save writes.
+uint64_t tensor_bytes(const PickleValue& value);
 
 // checkpoint_dir as given, or, when it is not a folder but looks like a hub id ("org/name"),
 // that model's snapshot in the local Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "torchtune_cpp/utils/check.h"
+#include "torchtune_cpp/utils/disk_space.h"
+#include "torchtune_cpp/utils/fault_injection.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors and torch.save data are little-endian; this writer copies memory as is");
@@ -22,10 +24,28 @@ namespace tt {
 // ---------------------------------------------------------------------------------------------
 // AtomicFile
 
+namespace {
+
+// The fault-injection point a file's writes belong to (TORCHTUNE_CPP_FAIL_AT=enospc:<point>):
+// "recipe_state" (recipe_state.pt), "index" (.json), else "weights".
+const char* fault_point_of(const std::string& path) {
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (name == "recipe_state.pt") return "recipe_state";
+  if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".json") == 0) return "index";
+  return "weights";
+}
+
+}  // namespace
+
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), temp_path_(path_ + ".tmp") {
   fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  TT_CHECK(fd_ >= 0, temp_path_, "cannot create the file: ", std::strerror(errno),
-           "; check that the folder exists and is writable");
+  if (fd_ < 0) {
+    const int err = errno;
+    if (is_no_space(err)) throw_write_error(temp_path_, "cannot create the file", err);
+    TT_CHECK(false, temp_path_, "cannot create the file: ", std::strerror(err),
+             "; check that the folder exists and is writable");
+  }
+  inject_no_space_ = fault::fail_point(fault_point_of(path_));
 }
 
 AtomicFile::~AtomicFile() {
@@ -38,10 +58,15 @@ void AtomicFile::write_at(uint64_t offset, const void* data, size_t size) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
     // Linux writes at most ~2 GiB per call; loop for large tensors and short writes.
-    ssize_t n = ::pwrite(fd_, p, std::min<size_t>(size, size_t{1} << 30), static_cast<off_t>(offset));
+    ssize_t n = -1;
+    if (inject_no_space_)
+      errno = ENOSPC;  // a test hook: this file's first write finds the disk full
+    else
+      n = ::pwrite(fd_, p, std::min<size_t>(size, size_t{1} << 30), static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
-    TT_CHECK(n > 0, temp_path_, "write failed: ", n < 0 ? std::strerror(errno) : "no progress",
-             " (disk full?)");
+    if (n < 0) throw_write_error(temp_path_, "write failed", errno);
+    // pwrite makes no progress only when the device is full.
+    if (n == 0) throw_write_error(temp_path_, "write failed", ENOSPC);
     p += n;
     offset += static_cast<uint64_t>(n);
     size -= static_cast<size_t>(n);
@@ -54,18 +79,19 @@ void AtomicFile::append(const void* data, size_t size) {
 }
 
 void AtomicFile::resize(uint64_t size) {
-  TT_CHECK(::ftruncate(fd_, static_cast<off_t>(size)) == 0, temp_path_,
-           "cannot set the file size to ", size, " bytes: ", std::strerror(errno));
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+    throw_write_error(temp_path_, str("cannot set the file size to ", size, " bytes"), errno);
 }
 
 void AtomicFile::commit() {
   TT_CHECK(!committed_ && fd_ >= 0, path_, "internal: committed twice");
-  TT_CHECK(::fsync(fd_) == 0, temp_path_, "fsync failed: ", std::strerror(errno));
+  // A network or delayed-allocation file system may report a full disk only here.
+  if (::fsync(fd_) != 0) throw_write_error(temp_path_, "fsync failed", errno);
   int rc = ::close(fd_);
   fd_ = -1;
-  TT_CHECK(rc == 0, temp_path_, "close failed: ", std::strerror(errno));
-  TT_CHECK(std::rename(temp_path_.c_str(), path_.c_str()) == 0, path_, "cannot rename ",
-           temp_path_, " to it: ", std::strerror(errno));
+  if (rc != 0) throw_write_error(temp_path_, "close failed", errno);
+  TT_CHECK(std::rename(temp_path_.c_str(), path_.c_str()) == 0, path_, "cannot rename ", temp_path_,
+           " to it: ", std::strerror(errno));
   committed_ = true;
   // The rename is durable only once the folder entry is on disk.
   std::string dir = std::filesystem::path(path_).parent_path().string();

@@ -23,7 +23,7 @@ namespace tt {
 // A file written under `path + ".tmp"` and renamed over `path` only by commit(), after fsync,
 // so an error or a crash never leaves a half-written checkpoint under the real name (and an
 // existing file there stays intact until the new one is complete). Destroying it uncommitted
-// removes the temporary file.
+// removes the temporary file. A full disk is a NoSpaceError (utils/disk_space.h).
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);
@@ -50,6 +50,7 @@ class AtomicFile {
   int fd_ = -1;
   uint64_t append_pos_ = 0;
   bool committed_ = false;
+  bool inject_no_space_ = false;  // TORCHTUNE_CPP_FAIL_AT (utils/fault_injection.h)
 };
 
 struct TensorSpec {

@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <c10/util/Exception.h>
+#include <c10/util/Logging.h>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <unordered_map>
@@ -29,7 +31,11 @@ namespace {
 // Limits that keep crafted files from exhausting memory or the C++ stack; real checkpoints
 // are far below them (a 70B state dict is ~700 values, nested 1-4 levels deep).
 constexpr int64_t kMaxDepth = 1000;
-constexpr int64_t kMaxValues = int64_t{1} << 26;
+// What the values built from one pickle may cost, counted as sizeof(PickleValue) per value
+// plus its text: a pickle of a few bytes can otherwise ask for a value to be copied 2^40 times.
+constexpr int64_t kMaxValueBytes = int64_t{512} << 20;
+// Stack and memo slots: each is a value of its own.
+constexpr size_t kMaxSlots = size_t{1} << 22;
 constexpr size_t kMaxPickleBytes = size_t{1} << 30;
 
 // torch.<Name>Storage <-> dtype; the order is the writer's preference (one name per dtype).
@@ -359,7 +365,7 @@ class MappedAdapter final : public caffe2::serialize::ReadAdapterInterface {
   size_t read(uint64_t pos, void* buf, size_t n, const char* what = "") const override {
     if (pos >= map_->size) return 0;
     n = std::min<uint64_t>(n, map_->size - pos);
-    std::memcpy(buf, map_->bytes() + pos, n);
+    if (n > 0) std::memcpy(buf, map_->bytes() + pos, n);  // buf may be null for empty records
     return n;
   }
 
@@ -382,23 +388,34 @@ struct Node {
   PickleValue value;
   std::string global;                      // kGlobal: "module.name"
   at::Tensor storage;                      // kStorage: 1-D tensor over the whole storage
+  std::string record;                      // kStorage: its zip record, "data/<key>"
   std::vector<std::shared_ptr<Node>> raw;  // kRawTuple
-  int64_t depth = 1;
-  int64_t count = 1;
+  int64_t depth = 1;                       // nesting of the value (an upper bound)
+  int64_t cost = sizeof(PickleValue);      // bytes a copy of the value costs (an upper bound)
   // Dict nodes: key -> position, so building a dict of n keys costs O(n), not O(n^2).
   std::unordered_map<std::string, size_t> key_index;
 };
 using NodePtr = std::shared_ptr<Node>;
 
-// A key for Node::key_index, or "" for keys only found by scanning (tuples).
+// A key for Node::key_index, or "" for keys only found by scanning (tuples holding tensors).
+// Strings are length-prefixed so that tuples of them cannot collide.
 std::string index_key(const PickleValue& k) {
   switch (k.kind()) {
     case PickleValue::Kind::kNone: return "N";
     case PickleValue::Kind::kBool: return k.to_bool() ? "T" : "F";
-    case PickleValue::Kind::kInt: return "I" + std::to_string(k.to_int());
-    case PickleValue::Kind::kDouble: return "D" + repr_double(k.to_double());
-    case PickleValue::Kind::kString: return "S" + k.to_string();
-    case PickleValue::Kind::kBytes: return "B" + k.to_bytes();
+    case PickleValue::Kind::kInt: return "I" + std::to_string(k.to_int()) + ";";
+    case PickleValue::Kind::kDouble: return "D" + repr_double(k.to_double()) + ";";
+    case PickleValue::Kind::kString: return "S" + std::to_string(k.to_string().size()) + ":" + k.to_string();
+    case PickleValue::Kind::kBytes: return "B" + std::to_string(k.to_bytes().size()) + ":" + k.to_bytes();
+    case PickleValue::Kind::kTuple: {
+      std::string out = "(";
+      for (const PickleValue& x : k.items()) {
+        std::string part = index_key(x);
+        if (part.empty()) return "";
+        out += part;
+      }
+      return out + ")";
+    }
     default: return "";
   }
 }
@@ -498,9 +515,9 @@ class Unpickler {
         case '0': pop(); break;        // POP
         case '1': pop_mark(); break;   // POP_MARK
         case '2': push(top()); break;  // DUP
-        case 'q': memo_[*take(1)] = top(); break;                  // BINPUT
-        case 'r': memo_[read_le(take(4), 4)] = top(); break;       // LONG_BINPUT
-        case 0x94: memo_[memo_.size()] = top(); break;             // MEMOIZE
+        case 'q': memoize(*take(1)); break;               // BINPUT
+        case 'r': memoize(read_le(take(4), 4)); break;    // LONG_BINPUT
+        case 0x94: memoize(memo_.size()); break;          // MEMOIZE
         case 'h': push(memo_get(*take(1))); break;                 // BINGET
         case 'j': push(memo_get(read_le(take(4), 4))); break;      // LONG_BINGET
         case 'c': {  // GLOBAL
@@ -592,11 +609,22 @@ class Unpickler {
 
   // ---- stack
   size_t floor() const { return marks_.empty() ? 0 : marks_.back(); }
-  void push(NodePtr n) { stack_.push_back(std::move(n)); }
+  void push(NodePtr n) {
+    if (stack_.size() + marks_.size() >= kMaxSlots)
+      fail(tt::str("the pickle keeps more than ", kMaxSlots, " objects on its stack (crafted to exhaust memory?)"));
+    stack_.push_back(std::move(n));
+  }
   void push_value(PickleValue v) {
     auto n = std::make_shared<Node>();
+    if (v.is_string()) n->cost += static_cast<int64_t>(v.to_string().size());
+    if (v.is_bytes()) n->cost += static_cast<int64_t>(v.to_bytes().size());
     n->value = std::move(v);
     push(std::move(n));
+  }
+  void memoize(uint64_t slot) {
+    if (memo_.size() >= kMaxSlots && memo_.count(slot) == 0)
+      fail(tt::str("the pickle fills more than ", kMaxSlots, " memo slots (crafted to exhaust memory?)"));
+    memo_[slot] = top();
   }
   NodePtr pop() {
     if (stack_.size() <= floor()) fail("stack underflow");
@@ -644,13 +672,18 @@ class Unpickler {
   }
 
   // Containers receive copies (PickleValue is a value type). torch.save's pickler finishes
-  // an object before anything refers to it again, so a copy taken at insertion is complete;
-  // the count keeps a pickle that inserts one big object many times from exhausting memory.
+  // an object before anything refers to it again, so a copy taken at insertion is complete.
+  // Every copy is paid for before it is made, so a pickle that inserts one big object many
+  // times (through the memo) ends in an error instead of exhausting memory.
+  void charge(int64_t bytes) {
+    copied_ += bytes;
+    if (copied_ > kMaxValueBytes)
+      fail(tt::str("the pickle expands to more than ", kMaxValueBytes >> 20,
+                   " MiB of values (crafted to exhaust memory?)"));
+  }
   void adopt(Node& parent, const Node& child) {
-    copied_ += child.count;
-    if (copied_ > kMaxValues)
-      fail(tt::str("the pickle expands to more than ", kMaxValues, " values (crafted to exhaust memory?)"));
-    parent.count += child.count;
+    charge(child.cost);
+    parent.cost += child.cost;
     parent.depth = std::max(parent.depth, child.depth + 1);
     if (parent.depth > kMaxDepth) fail(tt::str("values nested more than ", kMaxDepth, " levels deep"));
   }
@@ -673,21 +706,17 @@ class Unpickler {
       const PickleValue& v = value_of(items[i + 1], "a dict value");
       if (k.is_list() || k.is_dict() || k.is_tensor())
         fail("a dict key of type " + k.type_name() + " (not hashable in Python)");
+      // Checkpoint keys are names, numbers and tuples of them; a tuple holding a tensor (hashed
+      // by identity in Python) has no place in one and would make every insertion a scan.
+      const std::string ik = index_key(k);
+      if (ik.empty()) fail("a dict key " + k.type_name() + " holding a tensor, list or dict");
       adopt(dict, *items[i]);
       adopt(dict, *items[i + 1]);
-      std::string ik = index_key(k);
-      size_t found = entries.size();
-      if (!ik.empty()) {
-        auto it = dict.key_index.find(ik);
-        if (it != dict.key_index.end()) found = it->second;
+      auto it = dict.key_index.find(ik);
+      if (it != dict.key_index.end()) {
+        entries[it->second].second = v;  // Python's d[k] = v on an existing key
       } else {
-        for (size_t j = 0; j < entries.size(); ++j)
-          if (entries[j].first == k) found = j;
-      }
-      if (found < entries.size()) {
-        entries[found].second = v;  // Python's d[k] = v on an existing key
-      } else {
-        if (!ik.empty()) dict.key_index.emplace(ik, entries.size());
+        dict.key_index.emplace(ik, entries.size());
         entries.emplace_back(k, v);
       }
     }
@@ -710,14 +739,18 @@ class Unpickler {
     return n;
   }
 
-  // The elements of a tuple argument, plain or raw.
-  std::vector<NodePtr> tuple_items(const NodePtr& t, const std::string& what) const {
+  // The elements of a tuple argument, plain or raw. Copies of plain elements keep the
+  // tuple's depth and cost as bounds, so what is built from them stays within the limits.
+  std::vector<NodePtr> tuple_items(const NodePtr& t, const std::string& what) {
     if (t->type == Node::Type::kRawTuple) return t->raw;
     if (t->type == Node::Type::kValue && t->value.is_tuple()) {
+      charge(t->cost);
       std::vector<NodePtr> out;
       for (const PickleValue& v : t->value.items()) {
         auto n = std::make_shared<Node>();
         n->value = v;
+        n->depth = std::max<int64_t>(1, t->depth - 1);
+        n->cost = t->cost;
         out.push_back(std::move(n));
       }
       return out;
@@ -761,16 +794,23 @@ class Unpickler {
       if (a.size() == 1) {  // OrderedDict([(k, v), ...])
         const PickleValue& pairs = value_of(a[0], "OrderedDict's argument");
         if (!pairs.is_list() && !pairs.is_tuple()) fail("OrderedDict's argument must be a list of pairs");
+        // The pairs are copied twice (flattened, then into the dict); both copies are paid
+        // for here, and the dict is as deep and as costly as its argument at most.
+        charge(2 * a[0]->cost);
         std::vector<NodePtr> flat;
         for (const PickleValue& p : pairs.items()) {
           if ((!p.is_list() && !p.is_tuple()) || p.items().size() != 2) fail("OrderedDict's items must be pairs");
           for (const PickleValue& x : p.items()) {
             auto n = std::make_shared<Node>();
             n->value = x;
+            n->cost = 0;
             flat.push_back(std::move(n));
           }
         }
         set_items(*result, flat);
+        result->depth = std::max(result->depth, a[0]->depth);
+        result->cost = std::max(result->cost, a[0]->cost);
+        if (result->depth > kMaxDepth) fail(tt::str("values nested more than ", kMaxDepth, " levels deep"));
       } else if (!a.empty()) {
         fail("OrderedDict called with " + std::to_string(a.size()) + " arguments");
       }
@@ -784,7 +824,7 @@ class Unpickler {
       value_of(a[4], "requires_grad");
       value_of(a[5], "the backward hooks");  // ignored, as by torch.load for plain tensors
       if (a.size() == 7) value_of(a[6], "the tensor metadata");
-      result->value = PickleValue(rebuild_tensor(a[0]->storage, offset.to_int(), size, stride));
+      result->value = PickleValue(rebuild_tensor(*a[0], offset.to_int(), size, stride));
     } else if (name == "torch._utils._rebuild_parameter" ||
                name == "torch._utils._rebuild_parameter_with_state") {
       if (a.size() < 3) fail(name + " takes at least 3 arguments");
@@ -820,18 +860,25 @@ class Unpickler {
     return out;
   }
 
-  at::Tensor rebuild_tensor(const at::Tensor& storage, int64_t offset, const std::vector<int64_t>& size,
+  // A view of a storage node's tensor; every way of reaching outside the storage (or of
+  // overflowing on the way) is an error naming the storage's record.
+  at::Tensor rebuild_tensor(const Node& storage_node, int64_t offset, const std::vector<int64_t>& size,
                             const std::vector<int64_t>& stride) const {
-    if (size.size() != stride.size()) fail("tensor size and stride have different lengths");
-    if (offset < 0) fail("negative storage offset");
+    const at::Tensor& storage = storage_node.storage;
+    const std::string on = " (a tensor on the storage " + storage_node.record + ")";
+    if (size.size() != stride.size()) fail("tensor size and stride have different lengths" + on);
+    if (offset < 0) fail("negative storage offset" + on);
     bool empty = false;
+    int64_t extent = 1;  // LibTorch's own size arithmetic must not overflow either
     for (size_t i = 0; i < size.size(); ++i) {
-      if (size[i] < 0 || stride[i] < 0) fail("negative tensor size or stride");
+      if (size[i] < 0 || stride[i] < 0) fail("negative tensor size or stride" + on);
       empty = empty || size[i] == 0;
+      if (__builtin_mul_overflow(extent, std::max<int64_t>(size[i], 1), &extent))
+        fail("tensor size overflows int64" + on);
     }
     const int64_t numel = storage.numel();
     if (empty) {
-      if (offset > numel) fail("an empty tensor's offset lies beyond its storage");
+      if (offset > numel) fail(tt::str("an empty tensor's offset ", offset, " lies beyond its storage", on));
     } else {
       // The last element reached must lie inside the storage (overflow-checked: a crafted
       // size must not wrap around into a small number).
@@ -839,10 +886,11 @@ class Unpickler {
       for (size_t i = 0; i < size.size(); ++i) {
         int64_t step = 0;
         if (__builtin_mul_overflow(size[i] - 1, stride[i], &step) || __builtin_add_overflow(last, step, &last))
-          fail("tensor extent overflows int64");
+          fail("tensor extent overflows int64" + on);
       }
       if (last >= numel)
-        fail(tt::str("a tensor reaches element ", last, " of a storage of ", numel, " elements"));
+        fail(tt::str("a tensor reaches element ", last, " of a storage of ", numel, " elements", on,
+                     "; the file is corrupt"));
     }
     return storage.as_strided(size, stride, offset);
   }
@@ -874,6 +922,7 @@ class Unpickler {
       fail("the storage key must be a str and its size a non-negative int");
     auto n = std::make_shared<Node>();
     n->type = Node::Type::kStorage;
+    n->record = "data/" + key.to_string();
     n->storage = load_storage_(key.to_string(), *storage_dtype(a[1]->global), numel.to_int());
     push(std::move(n));
   }
@@ -892,7 +941,33 @@ class Unpickler {
 
 }  // namespace
 
+namespace {
+
+// Keeps LibTorch's checks (CAFFE_ENFORCE, used all through its zip reader) throwing while it
+// lives. Debian's libsentencepiece, which the tokenizer links, exports a global named
+// FLAGS_minloglevel, as libc10 does; libc10's wins the symbol lookup, and SentencePiece's
+// start-up code builds its larger flag object over it, setting libc10's neighbouring
+// caffe2_use_fatal_for_enforce. A damaged zip would then abort the process from inside
+// LibTorch instead of raising an error. The byte is restored afterwards, as it is part of
+// SentencePiece's object.
+class EnforceThrows {
+ public:
+  EnforceThrows() {
+    std::memcpy(&saved_, &FLAGS_caffe2_use_fatal_for_enforce, 1);  // the raw byte, maybe not 0 or 1
+    FLAGS_caffe2_use_fatal_for_enforce = false;
+  }
+  ~EnforceThrows() { std::memcpy(&FLAGS_caffe2_use_fatal_for_enforce, &saved_, 1); }
+  EnforceThrows(const EnforceThrows&) = delete;
+  EnforceThrows& operator=(const EnforceThrows&) = delete;
+
+ private:
+  unsigned char saved_ = 0;
+};
+
+}  // namespace
+
 PickleValue load_torch_file(const std::string& path) {
+  EnforceThrows enforce_throws;
   std::shared_ptr<MappedFile> map = map_file(path);
   const unsigned char* b = map->bytes();
   TT_CHECK(!(b[0] == 0x80 && map->size > 1 && b[1] <= 5), path,
@@ -1000,15 +1075,16 @@ struct TorchSaveWriter::Impl {
 
   explicit Impl(std::string path) : file(std::move(path)) {
     // Write failures are kept here, never reported to the zip writer: it would remember them
-    // and throw again from its destructor, which ends the process.
+    // and throw again from its destructor, which ends the process. The error itself is kept
+    // (a full disk stays a NoSpaceError for the save to explain).
     zip = std::make_unique<caffe2::serialize::PyTorchStreamWriter>(
         [this](const void* buf, size_t n) -> size_t {
           if (!io_failed) {
             try {
               file.append(buf, n);
-            } catch (const Error& e) {
+            } catch (const Error&) {
               io_failed = true;
-              io_error = e.what();
+              io_error = std::current_exception();
             }
           }
           return n;
@@ -1031,13 +1107,15 @@ struct TorchSaveWriter::Impl {
   }
 
   void check_io() const {
-    if (io_failed) throw Error(file.path(), io_error);
+    if (io_error) std::rethrow_exception(io_error);
+    if (io_failed) throw Error(file.path(), "the file could not be written");
   }
 
   void record(const std::string& name, const void* data, size_t size) {
     try {
       zip->writeRecord(name, data, size);
     } catch (const c10::Error& e) {
+      check_io();  // the zip writer failed because our write did: that error says why
       io_failed = true;
       throw Error(file.path(), tt::str("cannot write the record ", name, ": ",
                                        first_line(e.what_without_backtrace())));
@@ -1275,6 +1353,7 @@ struct TorchSaveWriter::Impl {
     try {
       zip->writeEndOfFile();  // version, serialization id, central directory
     } catch (const c10::Error& e) {
+      check_io();
       io_failed = true;
       throw Error(file.path(), tt::str("cannot finish the zip archive: ", first_line(e.what_without_backtrace())));
     }
@@ -1286,7 +1365,7 @@ struct TorchSaveWriter::Impl {
   AtomicFile file;  // declared before `zip`, so the zip writer is destroyed first
   std::unique_ptr<caffe2::serialize::PyTorchStreamWriter> zip;
   bool io_failed = false;
-  std::string io_error;
+  std::exception_ptr io_error;
   bool finished = false;
   std::vector<Record> records;
   std::unordered_map<const c10::StorageImpl*, size_t> by_storage;

@@ -115,7 +115,9 @@ class PickleValue {
 // wrote), so loading a multi-GB shard costs no second copy, and writing into a loaded tensor
 // changes only this process's memory. Tensors that shared a storage in the file share one here
 // (views keep their offsets and strides). Bad, truncated, legacy (non-zip) or crafted files are
-// tt::Errors naming the file.
+// tt::Errors naming the file (and the storage record where one is at fault): a tensor reaching
+// outside its storage, a record whose size disagrees with the pickle, values nested more than
+// 1000 levels or a pickle that would build more than 512 MiB of values (through the memo).
 PickleValue load_torch_file(const std::string& path);
 
 // Writes `root` as torch.save would, loadable by Python's torch.load(path, weights_only=True),

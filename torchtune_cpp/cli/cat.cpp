@@ -4,6 +4,7 @@
 #include "torchtune_cpp/cli/commands.h"
 #include "torchtune_cpp/cli/paths.h"
 #include "torchtune_cpp/cli/recipe_registry.h"
+#include "torchtune_cpp/cli/torchtune_recipes.h"
 #include "torchtune_cpp/config/yaml_io.h"
 #include "torchtune_cpp/utils/check.h"
 
@@ -32,6 +33,10 @@ int cmd_cat(const Args& args) {
   TT_CHECK(find_recipe(name) == nullptr, "tune cat " + name,
            "'", name, "' is a recipe, not a config; `tune ls` lists the configs");
   fs::path path = resolve_config(name);
+  if (!fs::exists(path)) {
+    if (auto why = recipe_not_provided(name)) throw Error("tune cat " + name, *why);
+    if (auto why = config_not_provided(name)) throw Error("tune cat " + name, *why);
+  }
   TT_CHECK(path.extension() == ".yaml" || path.extension() == ".yml", name,
            "is neither a built-in config (see `tune ls`) nor a .yaml/.yml file");
   TT_CHECK(fs::is_regular_file(path), path.string(), "no such config file");

@@ -6,6 +6,7 @@
 #include "torchtune_cpp/cli/commands.h"
 #include "torchtune_cpp/cli/paths.h"
 #include "torchtune_cpp/cli/recipe_registry.h"
+#include "torchtune_cpp/cli/torchtune_recipes.h"
 #include "torchtune_cpp/utils/check.h"
 
 namespace tt::cli {
@@ -73,6 +74,8 @@ int cmd_cp(const Args& args) {
     source = *config;
     suffix = ".yaml";
   } else {
+    if (auto why = recipe_not_provided(name)) throw Error("tune cp " + name, *why);
+    if (auto why = config_not_provided(name)) throw Error("tune cp " + name, *why);
     throw Error("tune cp", str("Invalid file name: ", name,
                                ". Try `tune ls` to see all available files to copy."));
   }

@@ -17,14 +17,28 @@ fs::path executable_dir() {
   return exe.parent_path();
 }
 
-fs::path data_dir() {
+namespace {
+
+std::vector<fs::path> data_dir_candidates() {
   std::vector<fs::path> candidates;
   if (const char* env = std::getenv("TTCPP_DATA_DIR")) candidates.emplace_back(env);
   fs::path exe = executable_dir();
   candidates.push_back(exe / "share" / "torchtune_cpp");
   candidates.push_back(exe.parent_path() / "share" / "torchtune_cpp");
+  return candidates;
+}
+
+std::optional<fs::path> find_data_dir(const std::vector<fs::path>& candidates) {
   for (const fs::path& c : candidates)
     if (fs::is_directory(c / "configs")) return c;
+  return std::nullopt;
+}
+
+}  // namespace
+
+fs::path data_dir() {
+  const std::vector<fs::path> candidates = data_dir_candidates();
+  if (auto found = find_data_dir(candidates)) return *found;
   std::string tried;
   for (const fs::path& c : candidates) tried += "\n  " + c.string();
   throw Error("torchtune_cpp installation",
@@ -32,9 +46,23 @@ fs::path data_dir() {
                   "\nreinstall, or set TTCPP_DATA_DIR to the folder holding configs/"));
 }
 
+std::optional<fs::path> assets_dir() {
+  auto data = find_data_dir(data_dir_candidates());
+  if (!data || !fs::is_directory(*data / "assets")) return std::nullopt;
+  std::error_code ec;
+  fs::path abs = fs::absolute(*data / "assets", ec);  // the recipe may run in another folder
+  return ec ? *data / "assets" : abs.lexically_normal();
+}
+
+void export_assets_dir() {
+  if (std::getenv("TTCPP_ASSETS_DIR") != nullptr) return;
+  if (auto dir = assets_dir()) setenv("TTCPP_ASSETS_DIR", dir->c_str(), 0);
+}
+
 std::optional<fs::path> recipe_executable(const std::string& recipe_name) {
   std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("TTCPP_RECIPE_DIR")) candidates.push_back(fs::path(env) / recipe_name);
+  if (const char* env = std::getenv("TTCPP_RECIPE_DIR"))
+    candidates.push_back(fs::path(env) / recipe_name);
   fs::path exe = executable_dir();
   candidates.push_back(exe / "recipes" / recipe_name);
   candidates.push_back(exe.parent_path() / "libexec" / "torchtune_cpp" / recipe_name);

@@ -13,6 +13,7 @@
 #include "torchtune_cpp/cli/commands.h"
 #include "torchtune_cpp/cli/paths.h"
 #include "torchtune_cpp/cli/recipe_registry.h"
+#include "torchtune_cpp/cli/torchtune_recipes.h"
 #include "torchtune_cpp/distributed/launcher.h"
 #include "torchtune_cpp/utils/check.h"
 #include "torchtune_cpp/utils/strings.h"
@@ -103,6 +104,8 @@ int cmd_run(const Args& args) {
     fs::path p(recipe);
     std::vector<std::string> names;
     for (const RecipeInfo& r : builtin_recipes()) names.push_back(r.name);
+    if (!fs::is_regular_file(p))
+      if (auto why = recipe_not_provided(recipe)) throw Error("tune run " + recipe, *why);
     TT_CHECK(fs::is_regular_file(p), "tune run " + recipe,
              "not a built-in recipe and no such file.", did_you_mean(recipe, names),
              " `tune ls` lists the built-in recipes; a recipe of your own is given by its path "
@@ -113,17 +116,24 @@ int cmd_run(const Args& args) {
     exe = p.string();
   }
 
-  // Resolve --config: a built-in name becomes its shipped path.
+  // Resolve --config: a built-in name becomes its shipped path; one of torchtune's configs
+  // that is not shipped here says so.
+  auto config_path = [](const std::string& name) {
+    fs::path path = resolve_config(name);
+    if (!fs::exists(path))
+      if (auto why = config_not_provided(name)) throw Error("--config " + name, *why);
+    return path.string();
+  };
   std::vector<std::string> argv_strings{exe};
   bool has_config = false;
   for (size_t k = 0; k < recipe_args.size(); ++k) {
     const std::string& a = recipe_args[k];
     if (a == "--config" && k + 1 < recipe_args.size()) {
       argv_strings.push_back("--config");
-      argv_strings.push_back(resolve_config(recipe_args[++k]).string());
+      argv_strings.push_back(config_path(recipe_args[++k]));
       has_config = true;
     } else if (a.rfind("--config=", 0) == 0) {
-      argv_strings.push_back("--config=" + resolve_config(a.substr(9)).string());
+      argv_strings.push_back("--config=" + config_path(a.substr(9)));
       has_config = true;
     } else {
       argv_strings.push_back(a);

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "torchtune_cpp/cli/commands.h"
+#include "torchtune_cpp/cli/paths.h"
 #include "torchtune_cpp/utils/check.h"
 #include "torchtune_cpp/utils/strings.h"
 
@@ -27,6 +28,8 @@ int tune_main(const Args& args) {
     std::cout << kUsage;
     return args.empty() ? 2 : 0;
   }
+  // The embedded default's config finds its files through TTCPP_ASSETS_DIR (cli/paths.h).
+  export_assets_dir();
   const std::string& sub = args[0];
   Args rest(args.begin() + 1, args.end());
   if (sub == "ls") return cmd_ls(rest);

@@ -1,6 +1,7 @@
 // Config loading and typed access.
 #include "torchtune_cpp/config/config.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -15,8 +16,24 @@ namespace tt::config {
 Config::Config(Node raw, std::string origin)
     : raw_(std::move(raw)), resolved_(resolve_all(raw_)), origin_(std::move(origin)) {}
 
-Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+Node load_config_root(const std::string& path) {
+  std::error_code ec;
+  TT_CHECK(!std::filesystem::is_directory(path, ec), path,
+           "is a folder, not a config file; pass a YAML file, or a built-in config name (`tune ls` "
+           "lists them)");
   Node root = load_yaml_file(path);
+  TT_CHECK(root.is_null() || root.is_map(), root.loc.str(),
+           "a config must be a YAML mapping of keys to values, found ", describe_type(root));
+  return root;
+}
+
+Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+  Node root = load_config_root(path);
+  // An empty file is a config only when the command line gives every key.
+  TT_CHECK(
+      !root.is_null() || !overrides.empty(), path,
+      "the config file is empty; copy a built-in config to start from (`tune cp llama2/7B_full "
+      "my_config.yaml`)");
   if (root.is_null()) root = Node::map(SourceLoc{path, 0, 0});
   TT_CHECK(root.is_map(), root.loc.str(), "a config must be a YAML mapping of keys to values, ",
            "found ", describe_type(root));
@@ -34,8 +51,8 @@ bool Config::has(const std::string& key) const {
 
 std::string Config::where(const std::string& key) const {
   const Node* n = find(key);
-  if (n == nullptr || n->loc.origin.empty()) return str("key '", key, "' in ", origin_);
-  return str("key '", key, "' (", n->loc.str(), ")");
+  if (n == nullptr || n->loc.origin.empty()) return str(key, " (", origin_, ")");
+  return str(key, " (", n->loc.str(), ")");
 }
 
 const Node& Config::node(const std::string& key) const {
@@ -72,6 +89,10 @@ std::string save_as_given(const Config& cfg, const std::string& dir) {
 
 int64_t to_int(const Node& node, const std::string& where) {
   auto v = node.as_int();
+  // Written as an integer, but beyond what 64 bits hold.
+  TT_CHECK(v.has_value() || !node.is_scalar() || node.scalar_type() != ScalarType::kInt, where, "'",
+           node.text, "' is outside the 64-bit integer range (", INT64_MIN, " to ", INT64_MAX,
+           "); write a smaller number");
   TT_CHECK(v.has_value(), where, "expected an integer, got ", describe_type(node),
            node.is_scalar() ? str(" '", node.text, "'") : std::string(), "; write a whole number");
   return *v;

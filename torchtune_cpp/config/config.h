@@ -48,7 +48,7 @@ class Config {
   std::optional<int64_t> get_optional_int(const std::string& key) const;
   std::optional<double> get_optional_double(const std::string& key) const;
 
-  // "key (file:line:col)" for messages.
+  // "key (file:line:col)" for messages; "key (file)" for a key the config lacks.
   std::string where(const std::string& key) const;
 
  private:
@@ -56,6 +56,10 @@ class Config {
   Node resolved_;
   std::string origin_;
 };
+
+// A config file's YAML: null when the file is empty, else a mapping. A folder, a file that
+// cannot be read, malformed YAML or another top-level value is a tt::Error naming the file.
+Node load_config_root(const std::string& path);
 
 // torchtune's log_config text: "Running <recipe> with resolved config:" and the resolved
 // config as YAML with sorted keys. Recipes print it at start.

@@ -11,20 +11,35 @@ namespace tt::config {
 
 namespace {
 
+// Each whole-value ${...} of a mapping or list copies it, so a few lines of interpolations of
+// interpolations could otherwise ask for billions of values (as nested YAML aliases could).
+constexpr size_t kMaxResolvedValues = 1'000'000;
+
 struct Resolver {
   const Node& root;
   std::set<std::string> active;  // paths being resolved, to catch cycles
+  size_t produced = 0;           // values made so far
+  size_t nesting = 0;            // interpolations being evaluated, one inside another
 
   Node resolve_node(const Node& node, const std::string& path) {
+    TT_CHECK(++produced <= kMaxResolvedValues, node.loc.str(),
+             "resolving the interpolations (key '", path, "') makes the config hold more than ",
+             kMaxResolvedValues,
+             " values; interpolations of interpolations multiply: refer to fewer levels");
+    // Containers are rebuilt child by child (not copied, then overwritten), so resolving costs
+    // the size of the tree, not its size times its depth.
     if (node.is_map()) {
-      Node out = node;
-      for (auto& [k, v] : out.entries) v = resolve_node(v, join(path, k));
+      Node out = Node::map(node.loc);
+      out.entries.reserve(node.entries.size());
+      for (const auto& [k, v] : node.entries)
+        out.entries.emplace_back(k, resolve_node(v, join(path, k)));
       return out;
     }
     if (node.is_list()) {
-      Node out = node;
-      for (size_t i = 0; i < out.items.size(); ++i)
-        out.items[i] = resolve_node(out.items[i], join(path, std::to_string(i)));
+      Node out = Node::list(node.loc);
+      out.items.reserve(node.items.size());
+      for (size_t i = 0; i < node.items.size(); ++i)
+        out.items.push_back(resolve_node(node.items[i], join(path, std::to_string(i))));
       return out;
     }
     if (node.is_scalar() && has_interpolation(node.text)) return resolve_scalar(node, path);
@@ -102,6 +117,15 @@ struct Resolver {
   }
 
   Node evaluate(std::string expr, const Node& at, const std::string& path) {
+    // Each level recurses (${${...}} inside one value, or a chain a: ${b}, b: ${c}, ...).
+    TT_CHECK(nesting < kMaxNesting, at.loc.str(), "interpolations nest more than ", kMaxNesting,
+             " levels (key '", path,
+             "'), one inside another or each referring to the next; use fewer");
+    struct Level {
+      size_t& n;
+      explicit Level(size_t& depth) : n(++depth) {}
+      ~Level() { --n; }
+    } level(nesting);
     // Inner interpolations first (e.g. ${oc.env:${name}}).
     if (has_interpolation(expr)) expr = resolve_scalar(Node::scalar(expr, false, at.loc), path).text;
     if (expr.rfind("oc.env:", 0) == 0) return env(expr.substr(7), at, path);

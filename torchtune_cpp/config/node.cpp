@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
-#include <regex>
 
 #include "torchtune_cpp/utils/check.h"
 
@@ -46,27 +46,127 @@ Node Node::list(SourceLoc loc) {
 
 namespace {
 
-// YAML 1.1 core resolvers as PyYAML's SafeLoader applies them, with OmegaConf's wider
-// float rule (it accepts "1e-5" without a dot).
-const std::regex& bool_re() {
-  static const std::regex re(
-      "yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF");
-  return re;
+// YAML 1.1 core resolvers as PyYAML's SafeLoader applies them, with OmegaConf's wider float
+// rule (it accepts "1e-5" without a dot). Each matcher accepts exactly the text of one regular
+// expression, given above it; they are written out by hand because libstdc++'s std::regex
+// recurses once per character and overflows the stack on long scalars.
+//
+// A cursor over the text: each step consumes what it matches and says whether it did.
+struct Cursor {
+  const std::string& t;
+  size_t i = 0;
+
+  bool done() const { return i == t.size(); }
+  bool peek(char c) const { return i < t.size() && t[i] == c; }
+  bool take(char c) {
+    if (!peek(c)) return false;
+    ++i;
+    return true;
+  }
+  bool take_any(const char* set) {
+    if (i < t.size() && t[i] != '\0' && std::strchr(set, t[i]) != nullptr) {
+      ++i;
+      return true;
+    }
+    return false;
+  }
+  // Zero or more characters of `set`; returns how many.
+  size_t take_all(const char* set) {
+    size_t n = 0;
+    while (take_any(set)) ++n;
+    return n;
+  }
+  bool take_word(const char* w) {
+    const size_t n = std::strlen(w);
+    if (t.compare(i, n, w) != 0) return false;
+    i += n;
+    return true;
+  }
+};
+
+constexpr const char* kDigits = "0123456789";
+constexpr const char* kDigitsUnderscore = "0123456789_";
+
+// yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+bool is_bool_text(const std::string& t) {
+  static const char* const kWords[] = {"yes",  "Yes",  "YES",  "no",    "No",    "NO",
+                                       "true", "True", "TRUE", "false", "False", "FALSE",
+                                       "on",   "On",   "ON",   "off",   "Off",   "OFF"};
+  for (const char* w : kWords)
+    if (t == w) return true;
+  return false;
 }
-const std::regex& int_re() {
-  static const std::regex re(
-      "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
-      "|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+");  // sexagesimal: 1:30 is 90
-  return re;
+
+// [-+]?0b[0-1_]+ | [-+]?0[0-7_]+ | [-+]?(?:0|[1-9][0-9_]*) | [-+]?0x[0-9a-fA-F_]+
+// | [-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+
+bool is_int_text(const std::string& t) {
+  Cursor c{t};
+  c.take_any("+-");
+  const size_t body = c.i;
+  if (c.take('0')) {
+    if (c.done()) return true;
+    if (c.take('b')) return c.take_all("01_") > 0 && c.done();
+    if (c.take('x')) return c.take_all("0123456789abcdefABCDEF_") > 0 && c.done();
+    return c.take_all("01234567_") > 0 && c.done();
+  }
+  c.i = body;
+  if (!c.take_any("123456789")) return false;
+  c.take_all(kDigitsUnderscore);
+  if (c.done()) return true;
+  // Sexagesimal groups: ":" then one or two digits, the first of two at most 5.
+  size_t groups = 0;
+  while (c.take(':')) {
+    if (c.take_any("012345")) {
+      c.take_any(kDigits);
+    } else if (!c.take_any(kDigits)) {
+      return false;
+    }
+    ++groups;
+  }
+  return groups > 0 && c.done();
 }
-const std::regex& float_re() {
-  static const std::regex re(
-      "[-+]?(?:[0-9][0-9_]*)\\.[0-9_]*(?:[eE][-+]?[0-9]+)?"
-      "|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
-      "|\\.[0-9_]+(?:[eE][-+][0-9]+)?"
-      "|[-+]?\\.(?:inf|Inf|INF)"
-      "|\\.(?:nan|NaN|NAN)");
-  return re;
+
+// [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)? | [-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+// | \.[0-9_]+(?:[eE][-+][0-9]+)? | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)
+bool is_float_text(const std::string& t) {
+  Cursor c{t};
+  const bool sign = c.take_any("+-");
+  if (c.take('.')) {
+    const size_t dot = c.i;
+    if (c.take_word("inf") || c.take_word("Inf") || c.take_word("INF")) return c.done();
+    c.i = dot;
+    if (!sign && (c.take_word("nan") || c.take_word("NaN") || c.take_word("NAN"))) return c.done();
+    c.i = dot;
+    // \.[0-9_]+ with a signed exponent only, and no sign before the dot
+    if (sign || c.take_all(kDigitsUnderscore) == 0) return false;
+    if (c.done()) return true;
+    if (!c.take_any("eE") || !c.take_any("+-")) return false;
+    return c.take_all(kDigits) > 0 && c.done();
+  }
+  if (!c.take_any(kDigits)) return false;
+  c.take_all(kDigitsUnderscore);
+  const bool dot = c.take('.');
+  if (dot) c.take_all(kDigitsUnderscore);
+  if (c.done()) return dot;
+  if (!c.take_any("eE")) return false;
+  c.take_any("+-");
+  return c.take_all(kDigits) > 0 && c.done();
+}
+
+// Digits of `s` in `base` as a non-negative int64, or nullopt when empty, not digits or too big.
+std::optional<int64_t> parse_digits(const std::string& s, int base) {
+  if (s.empty()) return std::nullopt;
+  int64_t v = 0;
+  for (char ch : s) {
+    int d = std::isdigit(static_cast<unsigned char>(ch)) ? ch - '0'
+            : std::isxdigit(static_cast<unsigned char>(ch))
+                ? std::tolower(static_cast<unsigned char>(ch)) - 'a' + 10
+                : base;
+    if (d >= base) return std::nullopt;
+    if (__builtin_mul_overflow(v, base, &v) || __builtin_add_overflow(v, d, &v))
+      return std::nullopt;
+  }
+  return v;
 }
 
 std::vector<std::string> split_dotted_on(const std::string& s, char sep) {
@@ -95,9 +195,9 @@ ScalarType Node::scalar_type() const {
   if (quoted) return ScalarType::kString;
   const std::string& t = text;
   if (t.empty() || t == "~" || t == "null" || t == "Null" || t == "NULL") return ScalarType::kNull;
-  if (std::regex_match(t, bool_re())) return ScalarType::kBool;
-  if (std::regex_match(t, int_re())) return ScalarType::kInt;
-  if (std::regex_match(t, float_re())) return ScalarType::kFloat;
+  if (is_bool_text(t)) return ScalarType::kBool;
+  if (is_int_text(t)) return ScalarType::kInt;
+  if (is_float_text(t)) return ScalarType::kFloat;
   return ScalarType::kString;
 }
 
@@ -113,26 +213,27 @@ std::optional<int64_t> Node::as_int() const {
   std::string t = strip_underscores(text);
   bool negative = !t.empty() && t[0] == '-';
   if (!t.empty() && (t[0] == '-' || t[0] == '+')) t = t.substr(1);
-  int base = 10;
+  std::optional<int64_t> value;
   if (t.find(':') != std::string::npos) {
-    int64_t value = 0;
-    for (const std::string& part : split_dotted_on(t, ':')) value = value * 60 + std::stoll(part);
-    return negative ? -value : value;
-  }
-  if (t.rfind("0b", 0) == 0) {
-    base = 2;
-    t = t.substr(2);
+    value = 0;
+    for (const std::string& part : split_dotted_on(t, ':')) {
+      std::optional<int64_t> p = parse_digits(part, 10);
+      if (!p || __builtin_mul_overflow(*value, 60, &*value) ||
+          __builtin_add_overflow(*value, *p, &*value))
+        return std::nullopt;
+    }
+  } else if (t.rfind("0b", 0) == 0) {
+    value = parse_digits(t.substr(2), 2);
   } else if (t.rfind("0x", 0) == 0) {
-    base = 16;
-    t = t.substr(2);
+    value = parse_digits(t.substr(2), 16);
   } else if (t.size() > 1 && t[0] == '0') {
-    base = 8;  // YAML 1.1: a leading zero means octal ("010" is 8), as PyYAML reads it
+    value = parse_digits(
+        t, 8);  // YAML 1.1: a leading zero means octal ("010" is 8), as PyYAML reads it
+  } else {
+    value = parse_digits(t, 10);
   }
-  errno = 0;
-  unsigned long long v = std::strtoull(t.c_str(), nullptr, base);
-  if (errno == ERANGE || v > static_cast<unsigned long long>(std::numeric_limits<int64_t>::max()))
-    return std::nullopt;
-  return negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+  if (!value) return std::nullopt;  // beyond int64 (or "0b_" with no digits)
+  return negative ? -*value : *value;
 }
 
 std::optional<double> Node::as_double() const {
@@ -262,6 +363,12 @@ std::vector<std::string> split_dotted(const std::string& dotted) {
     }
   }
   parts.push_back(cur);
+  // A key this long would build (or look for) a tree deeper than any config: refused before
+  // anything walks it recursively.
+  TT_CHECK(parts.size() <= kMaxNesting,
+           tt::str("key '", dotted.substr(0, 60), dotted.size() > 60 ? "...'" : "'"), "has ",
+           parts.size(), " dotted parts, more than the ", kMaxNesting,
+           " levels a config may nest; use a shorter key");
   return parts;
 }
 
@@ -272,8 +379,10 @@ const Node* Node::find_path(const std::string& dotted) const {
       cur = cur->find(part);
     } else if (cur->is_list() && !part.empty() &&
                part.find_first_not_of("0123456789") == std::string::npos) {
-      size_t i = std::stoul(part);
-      cur = i < cur->items.size() ? &cur->items[i] : nullptr;
+      std::optional<int64_t> i = parse_digits(part, 10);  // nullopt beyond int64: no such item
+      cur = i && static_cast<uint64_t>(*i) < cur->items.size()
+                ? &cur->items[static_cast<size_t>(*i)]
+                : nullptr;
     } else {
       return nullptr;
     }
@@ -285,7 +394,9 @@ Node* Node::find_path(const std::string& dotted) {
   return const_cast<Node*>(static_cast<const Node*>(this)->find_path(dotted));
 }
 
-bool Node::is_component() const { return is_map() && find("_component_") != nullptr; }
+bool Node::is_component() const {
+  return is_map() && find("_component_") != nullptr;
+}
 
 std::string describe_type(const Node& node) {
   switch (node.kind) {

@@ -33,8 +33,8 @@ enum class ScalarType { kNull, kBool, kInt, kFloat, kString };
 
 struct Node {
   NodeKind kind = NodeKind::kNull;
-  std::string text;    // scalar text as written
-  bool quoted = false; // quoted or tagged !!str: always a string
+  std::string text;                                   // scalar text as written
+  bool quoted = false;                                // quoted or tagged !!str: always a string
   std::vector<Node> items;                            // kList
   std::vector<std::pair<std::string, Node>> entries;  // kMap, in file order
   SourceLoc loc;
@@ -76,7 +76,11 @@ struct Node {
 // Human name of a kind or scalar type, for messages: "a list", "a float", ...
 std::string describe_type(const Node& node);
 
-// Splits "a.b.c" into {"a","b","c"}.
+// How deep a config may nest (YAML, dotted keys): real configs use a few levels; the bound
+// keeps every recursive walk of the tree shallow.
+constexpr size_t kMaxNesting = 256;
+
+// Splits "a.b.c" into {"a","b","c"}; more than kMaxNesting parts is a tt::Error.
 std::vector<std::string> split_dotted(const std::string& dotted);
 
 // Deep equality of value (ignores locations).

@@ -2,6 +2,8 @@
 #include "torchtune_cpp/config/registry.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,16 +19,12 @@ namespace {
 struct Registry {
   std::mutex mutex;
   std::map<std::string, std::shared_ptr<RegisteredComponent>> by_name;
-  std::map<std::string, std::string> unsupported;
+  std::map<std::string, Unsupported> unsupported;
 };
 
 Registry& registry() {
   static Registry r;
   return r;
-}
-
-std::string where_of(const Node& n, const std::string& fallback) {
-  return n.loc.origin.empty() ? fallback : n.loc.str();
 }
 
 bool type_ok(const Node& v, ArgType type) {
@@ -101,6 +99,17 @@ ArgSpec arg(std::string name, ArgType type, std::string help) {
 ArgSpec arg(std::string name, ArgType type, std::string default_yaml, std::string help) {
   return ArgSpec{std::move(name), type, std::move(default_yaml), std::move(help)};
 }
+ArgSpec arg(std::string name, ArgType type, std::string help, Constraint check) {
+  ArgSpec a{std::move(name), type, std::nullopt, std::move(help)};
+  a.check = std::move(check);
+  return a;
+}
+ArgSpec arg(std::string name, ArgType type, std::string default_yaml, std::string help,
+            Constraint check) {
+  ArgSpec a{std::move(name), type, std::move(default_yaml), std::move(help)};
+  a.check = std::move(check);
+  return a;
+}
 ArgSpec recipe_arg(std::string name, ArgType type, std::string help) {
   ArgSpec a{std::move(name), type, std::nullopt, std::move(help)};
   a.from_recipe = true;
@@ -126,10 +135,11 @@ void register_any(ComponentSpec spec, std::any builder) {
   }
 }
 
-void register_unsupported(const std::string& name, const std::string& alternative) {
+void register_unsupported(const std::string& name, const std::string& alternative,
+                          const std::string& kind) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
-  if (r.by_name.count(name) == 0) r.unsupported[name] = alternative;
+  if (r.by_name.count(name) == 0) r.unsupported[name] = Unsupported{alternative, kind};
 }
 
 const RegisteredComponent* find_component(const std::string& name) {
@@ -139,12 +149,18 @@ const RegisteredComponent* find_component(const std::string& name) {
   return it == r.by_name.end() ? nullptr : it->second.get();
 }
 
-std::optional<std::string> unsupported_alternative(const std::string& name) {
+std::optional<Unsupported> unsupported_component(const std::string& name) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   auto it = r.unsupported.find(name);
   if (it == r.unsupported.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<std::string> unsupported_alternative(const std::string& name) {
+  auto u = unsupported_component(name);
+  if (!u) return std::nullopt;
+  return u->alternative;
 }
 
 std::vector<std::string> registered_names() {
@@ -165,38 +181,135 @@ std::vector<std::string> known_names() {
 }
 }  // namespace
 
+namespace {
+
+// Likely typos of a component name: at most two edits (case aside), all in the module path
+// or all in the last name, so a sibling family's builder (llama3.llama3_tokenizer vs
+// llama2.llama2_tokenizer) is not offered as one. Only the closest are offered.
+std::string component_did_you_mean(const std::string& name,
+                                   const std::vector<std::string>& candidates) {
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  auto split = [](const std::string& s) {
+    const size_t dot = s.rfind('.');
+    return dot == std::string::npos ? std::make_pair(std::string(), s)
+                                    : std::make_pair(s.substr(0, dot), s.substr(dot + 1));
+  };
+  const auto [module, last] = split(lower(name));
+  size_t best = 3;
+  std::vector<std::string> close;
+  for (const std::string& c : candidates) {
+    const auto [c_module, c_last] = split(lower(c));
+    if (module != c_module && last != c_last) continue;
+    const size_t d = edit_distance(module, c_module) + edit_distance(last, c_last);
+    if (d < best) {
+      best = d;
+      close.clear();
+    }
+    if (d == best) close.push_back("'" + c + "'");
+  }
+  if (close.empty()) return "";
+  if (close.size() > 3) close.resize(3);
+  return " Did you mean " + join(close, " or ") + "?";
+}
+
+// The registered components of one kind (canonical names), for "what we have instead".
+std::vector<std::string> names_of_kind(const std::string& kind) {
+  std::vector<std::string> out;
+  for (const std::string& n : registered_names()) {
+    const RegisteredComponent* c = find_component(n);
+    if (c != nullptr && c->spec.kind == kind && c->spec.name == n) out.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string where_of(const Node& value, const std::string& key) {
+  return value.loc.origin.empty() ? key : str(key, " (", value.loc.str(), ")");
+}
+
+std::vector<Problem> check_value(const Node& value, const ArgSpec& spec, const std::string& key,
+                                 const std::string& owner) {
+  std::vector<Problem> problems;
+  const std::string who = owner.empty() ? std::string() : owner + " ";
+  bool nullable = spec.default_value.has_value() && *spec.default_value == "null";
+  if (value.is_null()) {
+    if (!nullable)
+      problems.push_back(Problem{
+          where_of(value, key),
+          str(who, "needs ", describe(spec.type), " for '", spec.name, "', got null; give a value",
+              spec.default_value ? str(" or remove the key (default: ", *spec.default_value, ")")
+                                 : std::string())});
+    return problems;
+  }
+  if (!type_ok(value, spec.type)) {
+    problems.push_back(Problem{
+        where_of(value, key),
+        str(who, "needs ", describe(spec.type), " for '", spec.name, "', got ", shown(value))});
+    return problems;
+  }
+  // An integer beyond 64 bits reads as an integer but has no value.
+  if (value.is_scalar() && value.scalar_type() == ScalarType::kInt && !value.as_int() &&
+      (spec.type == ArgType::kInt || spec.type == ArgType::kFloat)) {
+    problems.push_back(Problem{where_of(value, key),
+                               str("'", value.text, "' is outside the 64-bit integer range (",
+                                   INT64_MIN, " to ", INT64_MAX, "); write a smaller number")});
+    return problems;
+  }
+  if (auto v = violation(value, spec.check)) problems.push_back(Problem{where_of(value, key), *v});
+  return problems;
+}
+
 std::vector<Problem> check_component(const Node& node, const std::string& key,
                                      bool with_recipe_kwargs) {
   std::vector<Problem> problems;
-  auto add = [&](const Node& at, std::string message) {
-    problems.push_back(Problem{where_of(at, str("key '", key, "'")), std::move(message)});
+  auto add = [&](const Node& at, const std::string& at_key, std::string message) {
+    problems.push_back(Problem{where_of(at, at_key), std::move(message)});
   };
   if (!node.is_map()) {
-    add(node, str(key, ": expected a component (a mapping with a _component_ field), got ",
-                  shown(node)));
+    add(node, key,
+        str("expected a component (a mapping with a _component_ field), got ", shown(node)));
     return problems;
   }
   const Node* comp = node.find("_component_");
   if (comp == nullptr) {
-    add(node, str(key, ": Cannot instantiate specified object. Make sure you've specified a "
-                  "_component_ field with a valid dotpath."));
+    add(node, key,
+        "Cannot instantiate specified object. Make sure you've specified a "
+        "_component_ field with a valid dotpath.");
     return problems;
   }
+  const std::string comp_key = key + "._component_";
   if (!comp->is_scalar() || comp->is_null() || comp->text.empty()) {
-    add(*comp, str(key, "._component_: expected a dotted name such as torch.optim.AdamW, got ",
-                   shown(*comp)));
+    add(*comp, comp_key,
+        str("expected a dotted name such as torch.optim.AdamW, got ", shown(*comp)));
     return problems;
   }
   const std::string& name = comp->text;
   const RegisteredComponent* rc = find_component(name);
   if (rc == nullptr) {
-    if (auto alt = unsupported_alternative(name)) {
-      add(*comp, str(key, ": '", name, "' is a torchtune component that torchtune_cpp does not "
-                     "provide. ", *alt));
+    if (auto alt = unsupported_component(name)) {
+      const std::string what = alt->kind.empty() ? "component" : alt->kind;
+      std::string text =
+          name.rfind("torchtune.", 0) == 0
+              ? str("'", name, "' is a torchtune ", what,
+                    " that torchtune_cpp does not provide yet.")
+              : str("'", name, "' is ",
+                    std::string("aeiou").find(what[0]) != std::string::npos ? "an " : "a ", what,
+                    " torchtune configs use that torchtune_cpp does not provide yet.");
+      if (!alt->alternative.empty()) text += " " + alt->alternative;
+      if (!alt->kind.empty()) {
+        std::vector<std::string> ours = names_of_kind(alt->kind);
+        if (!ours.empty())
+          text += str(" torchtune_cpp's ", alt->kind, " components: ", join(ours, ", "), ".");
+      }
+      add(*comp, comp_key, text);
     } else {
-      add(*comp, str(key, ": unknown component '", name, "'.",
-                     did_you_mean(name, known_names()),
-                     " `tune ls --components` lists the registered names."));
+      add(*comp, comp_key,
+          str("unknown component '", name, "'.", component_did_you_mean(name, known_names()),
+              " `tune ls --components` lists the registered names."));
     }
     return problems;
   }
@@ -205,36 +318,36 @@ std::vector<Problem> check_component(const Node& node, const std::string& key,
   for (const ArgSpec& a : spec.args) accepted.push_back(a.name);
   for (const auto& [field, value] : node.entries) {
     if (field == "_component_") continue;
+    const std::string field_key = str(key, ".", field);
     if (std::find(spec.positional.begin(), spec.positional.end(), field) != spec.positional.end()) {
-      add(value, str(key, ".", field, ": '", field, "' of ", spec.name,
-                     " is passed by the recipe; remove it from the config"));
+      add(value, field_key,
+          str("'", field, "' of ", spec.name,
+              " is passed by the recipe; remove it from the config"));
       continue;
     }
     const ArgSpec* a = spec.find_arg(field);
     if (a == nullptr) {
       if (spec.accepts_any_kwargs) continue;
-      add(value, str(key, ".", field, ": ", spec.name, " got an unexpected keyword argument '",
-                     field, "'.", did_you_mean(field, accepted), " Accepted keywords: ",
-                     accepted.empty() ? std::string("(none)") : join(accepted, ", "), "."));
+      add(value, field_key,
+          str(spec.name, " got an unexpected keyword argument '", field, "'.",
+              did_you_mean(field, accepted), " Accepted keywords: ",
+              accepted.empty() ? std::string("(none)") : join(accepted, ", "), "."));
       continue;
     }
-    bool nullable = a->default_value.has_value() && *a->default_value == "null";
-    if (value.is_null()) {
-      if (!nullable)
-        add(value, str(key, ".", field, ": ", spec.name, " needs ", describe(a->type), " for '",
-                       field, "', got null; give a value",
-                       a->default_value ? str(" or remove the key (default: ", *a->default_value, ")")
-                                        : std::string()));
-      continue;
-    }
-    if (!type_ok(value, a->type))
-      add(value, str(key, ".", field, ": ", spec.name, " needs ", describe(a->type), " for '",
-                     field, "', got ", shown(value)));
+    for (Problem& p : check_value(value, *a, field_key, spec.name))
+      problems.push_back(std::move(p));
   }
   for (const ArgSpec& a : spec.args) {
     if (a.required() && node.find(a.name) == nullptr && (with_recipe_kwargs || !a.from_recipe))
-      add(node, str(key, ": ", spec.name, " is missing required argument '", a.name,
-                    "'; add `", a.name, ":` (", describe(a.type), ") under `", key, ":`"));
+      add(node, key,
+          str(spec.name, " is missing required argument '", a.name, "'; add `", a.name, ":` (",
+              describe(a.type), ") under `", key, ":`"));
+  }
+  if (problems.empty() && spec.cross_check) {
+    Node fields = node;
+    fields.erase("_component_");
+    for (Problem& p : spec.cross_check(Kwargs(spec, std::move(fields), key)))
+      problems.push_back(std::move(p));
   }
   return problems;
 }
@@ -262,11 +375,11 @@ Prepared prepare(const Config& cfg, const std::string& key, const Node& call_kwa
 }
 
 void fail_product(const Prepared& prepared, const std::string& key) {
-  throw Error(str("key '", key, "'"),
-              str("'", prepared.component->spec.name, "' builds a component of kind '", prepared.component->spec.kind, "'",
-                  ", which is not what this recipe expects under `", key,
-                  ":`; choose a component of the right kind (`tune ls --components` lists "
-                  "them)"));
+  throw Error(key, str("'", prepared.component->spec.name, "' builds a component of kind '",
+                       prepared.component->spec.kind, "'",
+                       ", which is not what this recipe expects under `", key,
+                       ":`; choose a component of the right kind (`tune ls --components` lists "
+                       "them)"));
 }
 
 Kwargs::Kwargs(const ComponentSpec& spec, Node fields, std::string key)
@@ -295,8 +408,7 @@ bool Kwargs::has(const std::string& name) const {
 
 std::string Kwargs::where(const std::string& name) const {
   const Node* n = fields_.find(name);
-  if (n != nullptr && !n->loc.origin.empty()) return str(n->loc.str(), ": ", key_, ".", name);
-  return str(key_, ".", name);
+  return n != nullptr ? where_of(*n, str(key_, ".", name)) : str(key_, ".", name);
 }
 
 int64_t Kwargs::get_int(const std::string& name) const { return to_int(node(name), where(name)); }

@@ -1,6 +1,7 @@
 // The component registry: `_component_: torch.optim.AdamW` in a config names a C++ builder
 // registered here under torchtune's dotted name, with its keyword arguments declared (name,
-// type, default), so configs written for Python torchtune are checked and built unchanged.
+// type, default, accepted values), so configs written for Python torchtune are checked and
+// built unchanged, and `tune validate` checks exactly what building checks.
 //
 // Generic: this file knows no component. Each library folder registers its own builders
 // (see torchtune_cpp/components.h), and recipes instantiate them:
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "torchtune_cpp/config/config.h"
+#include "torchtune_cpp/config/constraint.h"
 #include "torchtune_cpp/config/node.h"
 #include "torchtune_cpp/utils/check.h"
 
@@ -46,6 +48,8 @@ struct ArgSpec {
   // Passed as a keyword by the recipe (e.g. the scheduler's num_training_steps): required at
   // instantiation, optional in a config on its own (`tune validate`).
   bool from_recipe = false;
+  // What values are accepted beyond the type (bounds, one-of), checked wherever the type is.
+  Constraint check;
 
   bool required() const { return !default_value.has_value(); }
 };
@@ -54,8 +58,15 @@ struct ArgSpec {
 ArgSpec arg(std::string name, ArgType type, std::string help = {});
 // A keyword argument with a default (YAML text: "2e-5", "null", "[0.9, 0.999]").
 ArgSpec arg(std::string name, ArgType type, std::string default_yaml, std::string help);
+// The same, with a value constraint (constraint.h).
+ArgSpec arg(std::string name, ArgType type, std::string help, Constraint check);
+ArgSpec arg(std::string name, ArgType type, std::string default_yaml, std::string help,
+            Constraint check);
 // A required keyword argument the recipe passes at the call site.
 ArgSpec recipe_arg(std::string name, ArgType type, std::string help = {});
+
+class Kwargs;
+struct Problem;
 
 struct ComponentSpec {
   std::string name;                     // torchtune's dotted name
@@ -65,6 +76,10 @@ struct ComponentSpec {
   std::vector<ArgSpec> args;
   std::vector<std::string> aliases;  // older dotted names (torchtune.utils.*)
   bool accepts_any_kwargs = false;   // **kwargs in torchtune's signature
+  // Rules across arguments (each value alone being fine, e.g. SGD's nesterov needs a
+  // momentum), checked with the arguments by `tune validate` and at instantiation alike.
+  // Sees the config's fields with the defaults; arguments the recipe passes may be absent.
+  std::function<std::vector<Problem>(const Kwargs&)> cross_check;
 
   const ArgSpec* find_arg(const std::string& name) const;
 };
@@ -90,7 +105,7 @@ class Kwargs {
   bool given(const std::string& name) const { return fields_.find(name) != nullptr; }
   // The given value, else the declared default.
   const Node& node(const std::string& name) const;
-  // "file:line:col: optimizer.lr" (just "optimizer.lr" for a default).
+  // "optimizer.lr (file:line:col)" (just "optimizer.lr" for a default).
   std::string where(const std::string& name) const;
 
   int64_t get_int(const std::string& name) const;
@@ -129,19 +144,37 @@ void register_component(ComponentSpec spec, F&& builder) {
   register_any(std::move(spec), std::any(Builder<T, Positional...>(std::forward<F>(builder))));
 }
 
-// A torchtune component this project does not provide, with what to use instead. Naming it
-// in a config gives that message rather than "unknown component".
-void register_unsupported(const std::string& name, const std::string& alternative);
+// A torchtune component this project does not provide, with what to use instead and its
+// kind ("model", "tokenizer", ...: the message then lists the registered components of that
+// kind). Naming it in a config gives that message rather than "unknown component".
+void register_unsupported(const std::string& name, const std::string& alternative,
+                          const std::string& kind = {});
+
+struct Unsupported {
+  std::string alternative;
+  std::string kind;
+};
 
 const RegisteredComponent* find_component(const std::string& name);
+std::optional<Unsupported> unsupported_component(const std::string& name);
 std::optional<std::string> unsupported_alternative(const std::string& name);
 std::vector<std::string> registered_names();  // sorted, aliases included
 
 // Checks one component node (resolved) at dotted `key` against its builder's declared
-// arguments; returns every problem found. Positional arguments are never required here;
-// recipe-passed keywords only when `with_recipe_kwargs` (the node holds the call site's too).
+// arguments (names, types, value constraints); returns every problem found. Positional arguments
+// are never required here; recipe-passed keywords only when `with_recipe_kwargs` (the node holds
+// the call site's too).
 std::vector<Problem> check_component(const Node& node, const std::string& key,
                                      bool with_recipe_kwargs = true);
+
+// Checks one value (resolved) against its declaration: null where allowed, the type, the
+// constraint. `key` is the dotted key for messages; `owner` names what declares it ("",
+// or "torch.optim.AdamW") in the type messages.
+std::vector<Problem> check_value(const Node& value, const ArgSpec& spec, const std::string& key,
+                                 const std::string& owner = {});
+
+// "optimizer.lr (file:line:col)", or just the key for a value with no location.
+std::string where_of(const Node& value, const std::string& key);
 
 // Throws one tt::Error listing every problem.
 [[noreturn]] void fail_with(const std::vector<Problem>& problems);

@@ -47,6 +47,43 @@ ValidationReport validate_config(const Node& raw, const std::vector<std::string>
   return report;
 }
 
+std::vector<Problem> check_keys(const Node& resolved, const std::vector<ArgSpec>& keys,
+                                const std::string& origin) {
+  std::vector<Problem> problems;
+  for (const ArgSpec& k : keys) {
+    const Node* value = resolved.find(k.name);
+    if (value == nullptr) {
+      if (k.required())
+        problems.push_back(Problem{
+            str(k.name, " (", origin, ")"),
+            str("missing required key '", k.name, "' (", describe(k.type),
+                k.help.empty() ? std::string() : ": " + k.help, "); add it to the config or pass ",
+                k.name, "=<value> on the command line")});
+      continue;
+    }
+    for (Problem& p : check_value(*value, k, k.name)) problems.push_back(std::move(p));
+  }
+  return problems;
+}
+
+ValidationReport validate_recipe_config(const Node& raw, const std::vector<ArgSpec>& keys,
+                                        const std::string& origin) {
+  std::vector<std::string> names;
+  for (const ArgSpec& k : keys) names.push_back(k.name);
+  ValidationReport report = validate_config(raw, names);
+  Node resolved;
+  try {
+    resolved = resolve_all(raw);
+  } catch (const Error&) {
+    return report;  // validate_config reported it
+  }
+  std::vector<Problem> problems = check_keys(resolved, keys, origin);
+  // Key problems first: they are what the file says at the top.
+  problems.insert(problems.end(), report.errors.begin(), report.errors.end());
+  report.errors = std::move(problems);
+  return report;
+}
+
 void enforce(const ValidationReport& report) {
   for (const Problem& w : report.warnings) std::cerr << "warning: " << w.where << ": " << w.message << "\n";
   if (!report.errors.empty()) fail_with(report.errors);

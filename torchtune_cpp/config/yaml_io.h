@@ -9,7 +9,9 @@
 namespace tt::config {
 
 // Parses a YAML document. `origin` names it in messages (a file path or a description).
-// Malformed YAML and duplicate keys raise tt::Error at origin:line:column.
+// Malformed YAML, duplicate keys, nesting deeper than kMaxNesting (node.h), more than a
+// million values, more than 100,000 values copied through aliases, and an alias inside the
+// value it names raise tt::Error at origin:line:column.
 Node parse_yaml(const std::string& text, const std::string& origin);
 
 // Reads and parses a YAML file; a missing or unreadable file is a tt::Error naming it.

@@ -61,10 +61,9 @@ DatasetPtr alpaca_dataset(llama2::TokenizerPtr tokenizer, const AlpacaOptions& o
   }
   const AlpacaColumns columns = options.columns;
   const bool train_on_input = options.train_on_input;
-  std::vector<JsonRecord> all = load_dataset_records(options.source, options.data_files, where);
-  std::vector<JsonRecord> records;
-  for (int64_t i : split_indices(options.split, static_cast<int64_t>(all.size()), where + ".split"))
-    records.push_back(all[static_cast<size_t>(i)]);
+  std::vector<JsonRecord> records =
+      select_split(load_dataset_records(options.source, options.data_files, where), options.split,
+                   options.data_files, where + ".data_files", where + ".split");
   // Tokenization is lazy, as torchtune's; the columns are checked now so a bad record stops
   // the run before training rather than thousands of steps in.
   for (const JsonRecord& r : records) alpaca_to_messages(r, options.train_on_input, columns);

@@ -31,11 +31,9 @@ std::vector<std::string> data_files_of(const Kwargs& kw) {
 // The split's records of the configured source.
 std::vector<JsonRecord> records_of(const Kwargs& kw) {
   TT_CHECK(!kw.has("filter_fn"), kw.where("filter_fn"), "filter_fn is not supported; filter the data file beforehand");
-  std::vector<JsonRecord> all = load_dataset_records(kw.get_string("source"), data_files_of(kw), kw.key());
-  std::vector<JsonRecord> records;
-  for (int64_t i : split_indices(kw.get_string("split"), static_cast<int64_t>(all.size()), kw.where("split")))
-    records.push_back(std::move(all[static_cast<size_t>(i)]));
-  return records;
+  const std::vector<std::string> files = data_files_of(kw);
+  return select_split(load_dataset_records(kw.get_string("source"), files, kw.key()),
+                      kw.get_string("split"), files, kw.where("data_files"), kw.where("split"));
 }
 
 DatasetPtr maybe_packed(DatasetPtr ds, const Kwargs& kw, const llama2::Llama2Tokenizer& tokenizer,
@@ -149,13 +147,56 @@ void register_datasets() {
 DatasetPtr instantiate_dataset(const config::Config& cfg, const llama2::TokenizerPtr& tokenizer) {
   using config::Node;
   const Node* node = cfg.find("dataset");
-  if (node == nullptr || !node->is_list())
-    return config::instantiate<DatasetPtr, llama2::TokenizerPtr>(cfg, "dataset", Node::map(), tokenizer);
-  std::vector<DatasetPtr> parts;
-  for (size_t i = 0; i < node->items.size(); ++i)
-    parts.push_back(config::instantiate<DatasetPtr, llama2::TokenizerPtr>(cfg, str("dataset.", i), Node::map(),
-                                                                         tokenizer));
-  return std::make_shared<ConcatDataset>(std::move(parts), cfg.where("dataset"));
+  DatasetPtr ds;
+  if (node == nullptr || !node->is_list()) {
+    ds = config::instantiate<DatasetPtr, llama2::TokenizerPtr>(cfg, "dataset", Node::map(),
+                                                               tokenizer);
+  } else {
+    std::vector<DatasetPtr> parts;
+    for (size_t i = 0; i < node->items.size(); ++i)
+      parts.push_back(config::instantiate<DatasetPtr, llama2::TokenizerPtr>(
+          cfg, str("dataset.", i), Node::map(), tokenizer));
+    ds = std::make_shared<ConcatDataset>(std::move(parts), cfg.where("dataset"));
+  }
+  // Zero samples train nothing (and would be reported as a batch_size problem later).
+  TT_CHECK(ds->size() > 0, cfg.where("dataset"),
+           "the dataset has no samples: its split selects no records; widen `split` (e.g. train, "
+           "or train[:90%])");
+  return ds;
+}
+
+namespace {
+
+class TokenIdCheck : public Dataset {
+ public:
+  TokenIdCheck(DatasetPtr inner, int64_t vocab_size, std::string where)
+      : inner_(std::move(inner)), vocab_size_(vocab_size), where_(std::move(where)) {}
+  int64_t size() const override { return inner_->size(); }
+  bool packed() const override { return inner_->packed(); }
+  Sample get(int64_t index) const override {
+    Sample s = inner_->get(index);
+    for (size_t i = 0; i < s.tokens.size(); ++i) {
+      const int64_t id = s.tokens[i];
+      TT_CHECK(id >= 0 && id < vocab_size_, str("dataset sample ", index), "token id ", id,
+               " (position ", i, ") is outside the model's vocabulary of ", vocab_size_, " ids (",
+               where_,
+               "); the tokenizer or its prompt template produces ids this model cannot embed: "
+               "use the tokenizer that belongs to the model, or a model whose vocab_size covers "
+               "the tokenizer's ids");
+    }
+    return s;
+  }
+
+ private:
+  DatasetPtr inner_;
+  int64_t vocab_size_;
+  std::string where_;
+};
+
+}  // namespace
+
+DatasetPtr check_token_ids(DatasetPtr dataset, int64_t vocab_size, const std::string& where) {
+  return std::make_shared<TokenIdCheck>(std::move(dataset), vocab_size, where);
 }
 
 }  // namespace tt::data

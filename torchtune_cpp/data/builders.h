@@ -22,4 +22,10 @@ void register_datasets();
 // another (ConcatDataset).
 DatasetPtr instantiate_dataset(const config::Config& cfg, const llama2::TokenizerPtr& tokenizer);
 
+// `dataset` with every sample's token ids checked, as it is read, against the model's
+// vocabulary [0, vocab_size): an id outside it (a tokenizer or template that does not match
+// the model) stops the run naming the sample and the id, instead of failing inside the
+// embedding. `where` names the model's size ("model.vocab_size (file:line:col)").
+DatasetPtr check_token_ids(DatasetPtr dataset, int64_t vocab_size, const std::string& where);
+
 }  // namespace tt::data

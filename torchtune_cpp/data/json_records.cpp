@@ -1,6 +1,8 @@
 // JSON array / JSON Lines reading with positions. nlohmann parses the values; a small scan
 // of the (already valid) text finds where each top-level array element starts, because
-// nlohmann keeps no positions.
+// nlohmann keeps no positions. Nesting is bounded before parsing (converting a value back to
+// text recurses once per level), and every parser error, a number out of range included,
+// comes back with its position.
 #include "torchtune_cpp/data/json_records.h"
 
 #include <algorithm>
@@ -16,6 +18,9 @@ namespace tt::data {
 namespace {
 
 using nlohmann::json;
+
+// Deeper than Python's json module reads (its recursion limit); no dataset column needs more.
+constexpr int kMaxDepth = 1000;
 
 // 1-based line and column of a byte offset.
 std::pair<int64_t, int64_t> line_col(const std::string& text, size_t offset) {
@@ -63,10 +68,92 @@ std::vector<size_t> array_element_offsets(const std::string& text) {
   return starts;
 }
 
+// The first place in text[begin, end) the parser must not see: a bracket opening nesting level
+// kMaxDepth + 1, or a NUL byte (which nlohmann takes for the end of the input, silently
+// dropping what follows). Runs before the parser, on text that may not be valid JSON; brackets
+// inside strings do not count.
+struct Hazard {
+  size_t offset = std::string::npos;  // npos: none
+  bool nul = false;
+};
+Hazard find_hazard(const std::string& text, size_t begin, size_t end) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = begin; i < end; ++i) {
+    const char c = text[i];
+    if (c == '\0') return {i, true};
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return {i, false};
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return {};
+}
+
+// nlohmann's DOM builder, keeping the position and text of a parse error instead of throwing
+// (its own exception for a number out of range carries no position).
+class LocatingParser : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  explicit LocatingParser(json& result) : json_sax_dom_parser(result, false) {}
+  bool parse_error(std::size_t position, const std::string& /*token*/,
+                   const nlohmann::detail::exception& e) {
+    failed = true;
+    error_offset = position > 0 ? position - 1 : 0;  // position counts from 1
+    error_text = e.what();
+    return false;
+  }
+  bool failed = false;
+  size_t error_offset = 0;
+  std::string error_text;
+};
+
+// nlohmann's message without its "[json.exception...] parse error at line 1, column 2: " prefix.
+std::string parse_error_text(std::string what) {
+  if (what.rfind("[json.exception.", 0) == 0 && what.find("] ") != std::string::npos)
+    what = what.substr(what.find("] ") + 2);
+  if (what.rfind("parse error", 0) == 0 && what.find(": ") != std::string::npos)
+    what = what.substr(what.find(": ") + 2);
+  return what;
+}
+
+// Parses text[begin, end) as one JSON value. On bad input throws a tt::Error at
+// where(offset) (an offset into text) saying what is wrong and `fix`.
+template <class Where>
+json parse_json(const std::string& text, size_t begin, size_t end, const Where& where,
+                const std::string& what, const std::string& fix) {
+  const Hazard hazard = find_hazard(text, begin, end);
+  TT_CHECK(hazard.offset == std::string::npos || hazard.nul, where(hazard.offset), what,
+           ": nested more than ", kMaxDepth, " levels deep, deeper than any dataset column needs ",
+           "(and than Python's json module reads); ", fix);
+  TT_CHECK(hazard.offset == std::string::npos, where(hazard.offset), what,
+           ": a NUL byte, which JSON does not allow; ", fix);
+  json value;
+  LocatingParser sax(value);
+  try {
+    json::sax_parse(text.begin() + static_cast<std::ptrdiff_t>(begin),
+                    text.begin() + static_cast<std::ptrdiff_t>(end), &sax);
+  } catch (const json::exception& e) {
+    TT_CHECK(false, where(begin), what, ": ", parse_error_text(e.what()), "; ", fix);
+  }
+  TT_CHECK(!sax.failed, where(begin + sax.error_offset), what, ": ",
+           parse_error_text(sax.error_text), "; ", fix);
+  return value;
+}
+
 FieldValue to_field(const json& value) {
   if (value.is_string()) return {FieldValue::Kind::kString, value.get<std::string>()};
   if (value.is_null()) return {FieldValue::Kind::kNull, "null"};
-  return {FieldValue::Kind::kOther, value.dump()};
+  return {FieldValue::Kind::kOther, value.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 JsonRecord to_record(const json& value, const std::string& path, int64_t line, int64_t column) {
@@ -77,20 +164,6 @@ JsonRecord to_record(const json& value, const std::string& path, int64_t line, i
   JsonRecord record{path, line, {}};
   for (auto it = value.begin(); it != value.end(); ++it) record.fields[it.key()] = to_field(*it);
   return record;
-}
-
-// parse_error.byte counts from 1 and points at the last character read.
-std::string parse_error_where(const std::string& path, const std::string& text, size_t base,
-                              const json::parse_error& e) {
-  auto [line, col] = line_col(text, base + (e.byte > 0 ? e.byte - 1 : 0));
-  return str(path, ":", line, ":", col);
-}
-
-std::string parse_error_text(const json::parse_error& e) {
-  // nlohmann's message starts "[json.exception.parse_error.101] parse error at line 1, ...".
-  std::string what = e.what();
-  const size_t colon = what.find(": ", what.find("parse error"));
-  return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
 }  // namespace
@@ -120,13 +193,12 @@ std::vector<JsonRecord> load_json_file(const std::string& path) {
   if (first == std::string::npos) return records;
 
   if (text[first] == '[') {
-    json value;
-    try {
-      value = json::parse(text);
-    } catch (const json::parse_error& e) {
-      TT_CHECK(false, parse_error_where(path, text, 0, e), "malformed JSON: ", parse_error_text(e),
-               "; fix the file (a JSON array of objects, or one object per line)");
-    }
+    auto where = [&](size_t offset) {
+      auto [line, col] = line_col(text, offset);
+      return str(path, ":", line, ":", col);
+    };
+    const json value = parse_json(text, 0, text.size(), where, "malformed JSON",
+                                  "fix the file (a JSON array of objects, or one object per line)");
     TT_CHECK(value.is_array(), path, "expected a JSON array of records");
     const std::vector<size_t> starts = array_element_offsets(text);
     TT_CHECK(starts.size() == value.size(), path, "internal error locating records");
@@ -153,18 +225,12 @@ std::vector<JsonRecord> load_json_file(const std::string& path) {
     size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
     ++line_no;
-    const std::string line = text.substr(pos, end - pos);
-    const size_t begin = line.find_first_not_of(" \t\r");
-    if (begin != std::string::npos) {
-      json value;
-      try {
-        value = json::parse(line);
-      } catch (const json::parse_error& e) {
-        TT_CHECK(false, str(path, ":", line_no, ":", e.byte > 0 ? e.byte : 1),
-                 "malformed JSON Lines record: ", parse_error_text(e),
-                 "; each line must hold one complete JSON object");
-      }
-      records.push_back(to_record(value, path, line_no, static_cast<int64_t>(begin) + 1));
+    const size_t begin = text.find_first_not_of(" \t\r", pos);
+    if (begin < end) {
+      auto where = [&](size_t offset) { return str(path, ":", line_no, ":", offset - pos + 1); };
+      const json value = parse_json(text, pos, end, where, "malformed JSON Lines record",
+                                    "each line must hold one complete JSON object");
+      records.push_back(to_record(value, path, line_no, static_cast<int64_t>(begin - pos) + 1));
     }
     pos = end + 1;
   }

@@ -29,8 +29,9 @@ struct JsonRecord {
 };
 
 // Reads one file: a JSON array of objects if its first non-blank character is '[', JSON
-// Lines otherwise (blank lines skipped). Malformed JSON, a non-object record or an
-// unreadable file is a tt::Error naming file:line:column.
+// Lines otherwise (blank lines skipped). Malformed JSON (numbers out of range and NUL bytes
+// included), nesting deeper than 1000 levels, a non-object record or an unreadable file is a
+// tt::Error naming file:line:column.
 std::vector<JsonRecord> load_json_file(const std::string& path);
 
 // Reads the files in order and concatenates their records (the single "train" split that

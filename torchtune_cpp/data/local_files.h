@@ -4,7 +4,8 @@
 //   json  JSON arrays of objects or JSON Lines
 //   csv   a header row, RFC 4180 quoting (fields may hold commas, doubled quotes, newlines);
 //         every value a string, pandas' missing-value spellings ("", NA, null, NaN, None, ...)
-//         read as null, as pandas reads them
+//         read as null, as pandas reads them; short rows are padded with nulls, within a
+//         bound on rows x columns for the file's size
 //   text  one record {"text": line} per line, line ends dropped, blank lines kept as ""
 // A hub name as source ("tatsu-lab/alpaca") is looked up offline in the local Hugging Face
 // hub cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub): JSON, JSON Lines and

@@ -100,4 +100,19 @@ std::vector<int64_t> split_indices(const std::string& spec, int64_t num_examples
   return indices;
 }
 
+std::vector<JsonRecord> select_split(std::vector<JsonRecord> all, const std::string& spec,
+                                     const std::vector<std::string>& data_files,
+                                     const std::string& where_files,
+                                     const std::string& where_split) {
+  std::string files;
+  for (const std::string& f : data_files) files += (files.empty() ? "" : ", ") + f;
+  TT_CHECK(!all.empty(), where_files, files.empty() ? std::string("the source") : files,
+           " holds no records (an empty file?); a dataset with no samples trains nothing: "
+           "point data_files at the data");
+  std::vector<JsonRecord> records;
+  for (int64_t i : split_indices(spec, static_cast<int64_t>(all.size()), where_split))
+    records.push_back(std::move(all[static_cast<size_t>(i)]));
+  return records;
+}
+
 }  // namespace tt::data

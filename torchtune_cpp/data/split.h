@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "torchtune_cpp/data/json_records.h"
+
 namespace tt::data {
 
 // The indices of the records `spec` selects from a split of num_examples, in order.
@@ -15,5 +17,14 @@ namespace tt::data {
 // split name or a percentage beyond +-100 is a tt::Error at `where`.
 std::vector<int64_t> split_indices(const std::string& spec, int64_t num_examples,
                                    const std::string& where = "dataset.split");
+
+// The records of `all` that the split `spec` selects. No records at all is a tt::Error
+// naming the data files (`where_files`): a dataset with no samples trains nothing. A split
+// that selects none is allowed here, as in Hugging Face datasets (the recipes refuse an
+// empty dataset when they build it, data/builders.h).
+std::vector<JsonRecord> select_split(std::vector<JsonRecord> all, const std::string& spec,
+                                     const std::vector<std::string>& data_files,
+                                     const std::string& where_files,
+                                     const std::string& where_split);
 
 }  // namespace tt::data

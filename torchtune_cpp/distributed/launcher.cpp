@@ -2,6 +2,7 @@
 #include "torchtune_cpp/distributed/launcher.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,12 +88,19 @@ int run_workers(const LaunchOptions& o, const std::vector<std::string>& argv) {
   ::sigaction(SIGINT, &forward, &old_int);
   ::sigaction(SIGTERM, &forward, &old_term);
   std::vector<pid_t> pids;
+  const pid_t launcher = ::getpid();
   for (int64_t local = 0; local < o.nproc_per_node; ++local) {
     const pid_t pid = ::fork();
     TT_CHECK(pid >= 0, "tune run", "cannot start worker ", local, ": ", std::strerror(errno));
     if (pid == 0) {
       ::signal(SIGINT, SIG_DFL);
       ::signal(SIGTERM, SIG_DFL);
+      // A launcher killed outright (SIGKILL, OOM) cannot forward anything: the kernel sends
+      // each worker SIGTERM instead, so they save at the next step and stop rather than
+      // train on unattended. The setting survives execv; a launcher that died before it was
+      // made is caught by the parent check.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != launcher) std::_Exit(128 + SIGTERM);
       const int64_t rank = o.node_rank * o.nproc_per_node + local;
       ::setenv("RANK", std::to_string(rank).c_str(), 1);
       ::setenv("WORLD_SIZE", std::to_string(o.world_size()).c_str(), 1);

@@ -5,7 +5,9 @@
 // (--rdzv_endpoint H:P sets the master too). The launcher forwards SIGINT/SIGTERM to every
 // worker (so all of them save at the next step and stop), and when a worker fails it stops
 // the others (SIGTERM, then SIGKILL after a grace period) and exits with that worker's status
-// after naming it. A multi-node job runs one launcher per node.
+// after naming it. If the launcher itself is killed outright (SIGKILL), its workers receive
+// SIGTERM from the kernel (PR_SET_PDEATHSIG) and stop the same way. A multi-node job runs one
+// launcher per node.
 #pragma once
 
 #include <cstdint>

@@ -26,6 +26,19 @@ namespace tt::distributed {
 
 namespace {
 
+// An exception's own text without LibTorch's backtrace or Gloo's source position: the
+// first line of c10::Error::what_without_backtrace(), minus a leading "[file.cc:123] ".
+std::string reason(const std::exception& e) {
+  const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
+  std::string text = c10_error ? c10_error->what_without_backtrace() : e.what();
+  text = text.substr(0, text.find('\n'));
+  if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find("] ");
+    if (close != std::string::npos) text = text.substr(close + 2);
+  }
+  return text;
+}
+
 c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedEnv& env, std::chrono::milliseconds timeout) {
   TT_CHECK(env.master_port > 0 && env.master_port < 65536, "MASTER_PORT",
            "port ", env.master_port, " is outside 1-65535; set MASTER_PORT (or --master_port) to a free port");
@@ -38,10 +51,20 @@ c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedEnv& env, std::chron
   try {
     return c10::make_intrusive<c10d::TCPStore>(env.master_addr, o);
   } catch (const std::exception& e) {
-    TT_CHECK(false, "MASTER_ADDR/MASTER_PORT",
-             "rank ", env.rank, " could not ", env.rank == 0 ? "serve" : "reach", " the rendezvous at ",
-             env.master_addr, ":", env.master_port, " (", e.what(), "); check that the address is this job's ",
-             "first node and that the port is free (--master_port)");
+    const std::string why = reason(e);
+    const bool taken = why.find("EADDRINUSE") != std::string::npos ||
+                       why.find("already in use") != std::string::npos;
+    TT_CHECK(
+        false, "MASTER_ADDR/MASTER_PORT", "rank ", env.rank, " could not ",
+        env.rank == 0 ? "serve" : "reach", " the rendezvous at ", env.master_addr, ":",
+        env.master_port, " (", why, "); ",
+        taken
+            ? "the port is taken (another job on this host?): choose a free one with --master_port"
+        : env.rank == 0
+            ? "check that MASTER_ADDR is this host (rank 0 serves it) and that the port is free "
+              "(--master_port)"
+            : "check that MASTER_ADDR is this job's first node, that rank 0 started, and the port "
+              "(--master_port)");
   }
   return {};
 }
@@ -126,7 +149,7 @@ void ProcessGroup::monitor(std::chrono::milliseconds timeout) {
       }
     } catch (const std::exception& e) {
       if (monitor_stop_) break;
-      fail(str("lost the rendezvous store (rank 0 gone?): ", e.what()));
+      fail(str("lost the rendezvous store (rank 0 gone?): ", reason(e)));
     }
     monitor_cv_.wait_for(lock, std::chrono::seconds(1));
   }
@@ -192,6 +215,40 @@ void ProcessGroup::broadcast(at::Tensor& t, int64_t root) {
 }
 
 void ProcessGroup::barrier() { max(0); }
+
+void ProcessGroup::all_succeed(const std::function<void()>& body, const std::string& what) {
+  std::exception_ptr error;
+  try {
+    body();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  // The lowest failing rank r reported as world_size - r: the largest value wins the MAX.
+  const int64_t code = max(error ? world_size_ - rank_ : 0);
+  if (error) std::rethrow_exception(error);
+  if (code > 0)
+    throw Error(str("rank ", rank_), str("stopped: rank ", world_size_ - code, " failed while ",
+                                         what, " (its error says why)"));
+}
+
+std::optional<Error> collective_failure(const std::exception& e, int64_t rank) {
+  if (dynamic_cast<const Error*>(&e) != nullptr) return std::nullopt;
+  const std::string text = e.what();
+  const bool gloo =
+      text.find("gloo") != std::string::npos || text.find("Gloo") != std::string::npos;
+  const bool nccl = text.find("NCCL") != std::string::npos;
+  if (dynamic_cast<const c10::DistError*>(&e) == nullptr && !gloo && !nccl) return std::nullopt;
+  return Error(
+      str("rank ", rank),
+      str("lost contact with the other ranks (",
+          gloo   ? "Gloo"
+          : nccl ? "NCCL"
+                 : "c10d",
+          ": ", reason(e),
+          "): another process of this job stopped (its own error says why) or its host became "
+          "unreachable. Restart the job; resume_from_checkpoint=True continues from the last "
+          "checkpoint"));
+}
 
 std::string ProcessGroup::broadcast_string(const std::string& value, int64_t root) {
   const std::string key = "torchtune_cpp/broadcast/" + std::to_string(broadcasts_++);

@@ -17,12 +17,16 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "torchtune_cpp/distributed/environment.h"
+#include "torchtune_cpp/utils/check.h"
 
 namespace tt::distributed {
 
@@ -61,6 +65,13 @@ class ProcessGroup {
   void barrier();
   // Rank `root`'s `value` on every rank (through the rendezvous store; small strings only).
   std::string broadcast_string(const std::string& value, int64_t root);
+  // Runs `body` on this rank (it may do nothing on some ranks), then agrees with every rank
+  // on the outcome, so that an error on one rank (a full disk on rank 0, a locked
+  // output_dir) stops all of them together, each with one line, instead of leaving the
+  // others waiting in a collective: when any rank's body threw, every rank throws, the
+  // failing rank its own error and the others a tt::Error naming the lowest failing rank
+  // and `what` ("saving step_40").
+  void all_succeed(const std::function<void()>& body, const std::string& what);
   // The end of a run: stops the liveness monitor, then waits for every rank, so that no
   // rank takes another's normal exit for a failure.
   void finish();
@@ -81,5 +92,10 @@ class ProcessGroup {
 };
 
 using ProcessGroupPtr = std::shared_ptr<ProcessGroup>;
+
+// An exception from a collective or the rendezvous store (Gloo's "Read error ...: Connection
+// reset by peer", c10d's DistError, NCCL's errors) as one tt::Error for `rank` saying what
+// happened and what to do; nullopt for any other exception.
+std::optional<Error> collective_failure(const std::exception& e, int64_t rank);
 
 }  // namespace tt::distributed

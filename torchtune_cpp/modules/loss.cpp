@@ -106,7 +106,7 @@ void register_losses() {
                       fused ? "chunked cross-entropy computing each chunk's gradient in turn"
                             : "torchtune's chunked cross-entropy",
                       {},
-                      {arg("num_output_chunks", ArgType::kInt, "8", ""),
+                      {arg("num_output_chunks", ArgType::kInt, "8", "", at_least(1)),
                        arg("ignore_index", ArgType::kInt, "-100", "")}},
         [kind](const Kwargs& kw) {
           TT_CHECK(kw.get_int("num_output_chunks") > 0, kw.where("num_output_chunks"),
@@ -115,10 +115,22 @@ void register_losses() {
         });
   }
   register_component<LossSpec>(
-      ComponentSpec{"torch.nn.CrossEntropyLoss", "loss", "cross-entropy on full fp32 logits", {},
+      ComponentSpec{"torch.nn.CrossEntropyLoss",
+                    "loss",
+                    "cross-entropy on full fp32 logits",
+                    {},
                     {arg("ignore_index", ArgType::kInt, "-100", ""),
-                     arg("reduction", ArgType::kString, "mean", "only mean"),
-                     arg("label_smoothing", ArgType::kFloat, "0.0", "only 0.0")}},
+                     arg("reduction", ArgType::kString, "mean", "only mean",
+                         satisfies([](const Node& v) -> std::optional<std::string> {
+                           if (v.text == "mean") return std::nullopt;
+                           return "only reduction: mean is supported (the recipes weight the loss "
+                                  "by token count)";
+                         })),
+                     arg("label_smoothing", ArgType::kFloat, "0.0", "only 0.0",
+                         satisfies([](const Node& v) -> std::optional<std::string> {
+                           if (v.as_double() == 0.0) return std::nullopt;
+                           return "label smoothing is not supported; remove it";
+                         }))}},
       [](const Kwargs& kw) {
         TT_CHECK(kw.get_string("reduction") == "mean", kw.where("reduction"),
                  "only reduction: mean is supported (the recipes weight the loss by token count)");

@@ -47,12 +47,15 @@ double CosineWithWarmup::lr() const {
 void register_lr_schedulers() {
   using namespace config;
   register_component<LRSchedulerPtr, OptimizerPtr>(
-      ComponentSpec{"torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup",
-                    "lr_scheduler", "linear warm-up, then half a cosine to 0", {"optimizer"},
-                    {arg("num_warmup_steps", ArgType::kInt),
-                     recipe_arg("num_training_steps", ArgType::kInt, "passed by the recipe"),
-                     arg("num_cycles", ArgType::kFloat, "0.5", ""),
-                     arg("last_epoch", ArgType::kInt, "-1", "passed by the recipe on resume")}},
+      ComponentSpec{
+          "torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup",
+          "lr_scheduler",
+          "linear warm-up, then half a cosine to 0",
+          {"optimizer"},
+          {arg("num_warmup_steps", ArgType::kInt, "linear warm-up steps", at_least(0)),
+           recipe_arg("num_training_steps", ArgType::kInt, "passed by the recipe"),
+           arg("num_cycles", ArgType::kFloat, "0.5", "", at_least(0)),
+           arg("last_epoch", ArgType::kInt, "-1", "passed by the recipe on resume", at_least(-1))}},
       [](const Kwargs& kw, OptimizerPtr optimizer) {
         return std::make_shared<CosineWithWarmup>(std::move(optimizer), kw.get_int("num_warmup_steps"),
                                                   kw.get_int("num_training_steps"),

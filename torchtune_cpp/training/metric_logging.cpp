@@ -27,8 +27,7 @@ namespace {
 constexpr const char* kFixLogDir = "set metric_logger.log_dir to a writable folder";
 
 fs::path make_log_dir(const std::string& log_dir) {
-  TT_CHECK(!log_dir.empty(), "log_dir",
-           "is empty; set it to a folder such as ${output_dir}/logs");
+  TT_CHECK(!log_dir.empty(), "log_dir", "is empty; set it to a folder such as ${output_dir}/logs");
   std::error_code ec;
   fs::create_directories(log_dir, ec);
   TT_CHECK(!ec, log_dir, "cannot create the metric log folder (", ec.message(), "); ", kFixLogDir);
@@ -76,8 +75,8 @@ int env_rank() {
   if (text == nullptr || *text == '\0') return 0;
   char* end = nullptr;
   long rank = std::strtol(text, &end, 10);
-  TT_CHECK(*end == '\0' && rank >= 0, "environment variable RANK",
-           "is '", text, "', not a process rank; unset it or start the run with `tune run`");
+  TT_CHECK(*end == '\0' && rank >= 0, "environment variable RANK", "is '", text,
+           "', not a process rank; unset it or start the run with `tune run`");
   return static_cast<int>(rank);
 }
 
@@ -146,15 +145,21 @@ DiskLogger::DiskLogger(const std::string& log_dir, std::optional<std::string> fi
   std::cout << "Writing logs to " << path_.string() << std::endl;
 }
 
-DiskLogger::~DiskLogger() { close(); }
+DiskLogger::~DiskLogger() {
+  close();
+}
 
-void DiskLogger::write(const std::string& text) { write_flushed(file_, path_, text); }
+void DiskLogger::write(const std::string& text) {
+  write_flushed(file_, path_, text);
+}
 
 void DiskLogger::log(const std::string& name, double value, int64_t step) {
   write(single_line(name, value, step));
 }
 
-void DiskLogger::log_dict(const MetricValues& values, int64_t step) { write(dict_line(values, step)); }
+void DiskLogger::log_dict(const MetricValues& values, int64_t step) {
+  write(dict_line(values, step));
+}
 
 void DiskLogger::close() {
   if (file_ != nullptr) std::fclose(file_);
@@ -174,7 +179,9 @@ void StdoutLogger::log_dict(const MetricValues& values, int64_t step) {
   *out_ << dict_line(values, step) << std::flush;
 }
 
-void StdoutLogger::close() { *out_ << std::flush; }
+void StdoutLogger::close() {
+  *out_ << std::flush;
+}
 
 // ---- TensorBoard encoding ------------------------------------------------------------
 
@@ -225,8 +232,6 @@ void put_double(std::string& out, int field, double v) {
 
 // What identifies this writer in the file (Event.source_metadata.writer).
 constexpr const char* kWriterName = "torchtune_cpp.training.TensorBoardLogger";
-// TensorFlow's DataType enum.
-constexpr int kDtFloat = 1;
 
 }  // namespace
 
@@ -259,28 +264,19 @@ std::string file_version_event(double wall_time) {
   put_bytes(source_metadata, 1, kWriterName);  // SourceMetadata.writer
   std::string event;
   if (wall_time != 0.0) put_double(event, 1, wall_time);  // Event.wall_time
-  put_bytes(event, 3, "brain.Event:2");                    // Event.file_version
-  put_bytes(event, 10, source_metadata);                   // Event.source_metadata
+  put_bytes(event, 3, "brain.Event:2");                   // Event.file_version
+  put_bytes(event, 10, source_metadata);                  // Event.source_metadata
   return event;
 }
 
 std::string scalar_event(double wall_time, int64_t step, const std::string& tag, float value) {
-  std::string plugin_data;
-  put_bytes(plugin_data, 1, "scalars");  // PluginData.plugin_name
-  std::string metadata;
-  put_bytes(metadata, 1, plugin_data);  // SummaryMetadata.plugin_data
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof bits);
-  std::string packed;
-  put_le(packed, bits, 4);
-  std::string tensor;
-  put_key(tensor, 1, kVarint);  // TensorProto.dtype
-  put_varint(tensor, kDtFloat);
-  put_bytes(tensor, 5, packed);  // TensorProto.float_val (packed repeated)
   std::string summary_value;
   if (!tag.empty()) put_bytes(summary_value, 1, tag);  // Summary.Value.tag
-  put_bytes(summary_value, 8, tensor);                 // Summary.Value.tensor
-  put_bytes(summary_value, 9, metadata);               // Summary.Value.metadata
+  // Summary.Value.simple_value: a member of the `value` oneof, so written even when 0.0.
+  put_key(summary_value, 2, kFixed32);
+  put_le(summary_value, bits, 4);
   std::string summary;
   put_bytes(summary, 1, summary_value);  // Summary.value
   std::string event;
@@ -301,17 +297,21 @@ TensorBoardLogger::TensorBoardLogger(const std::string& log_dir, bool organize_l
                                      std::optional<int> rank) {
   int r = rank ? *rank : env_rank();
   // torchtune: os.path.join(log_dir, f"run_{rank}_{time.time()}") — the float time.
-  log_dir_ = organize_logs ? fs::path(log_dir) / str("run_", r, "_", python_float_str(unix_time_now()))
-                           : fs::path(log_dir);
+  log_dir_ = organize_logs
+                 ? fs::path(log_dir) / str("run_", r, "_", python_float_str(unix_time_now()))
+                 : fs::path(log_dir);
   if (r != 0) return;
   make_log_dir(log_dir_.string());
-  path_ = log_dir_ / str("events.out.tfevents.", std::to_string(static_cast<int64_t>(unix_time_now())),
-                         ".", host_name(), ".", getpid(), ".", next_event_file_id++);
+  path_ =
+      log_dir_ / str("events.out.tfevents.", std::to_string(static_cast<int64_t>(unix_time_now())),
+                     ".", host_name(), ".", getpid(), ".", next_event_file_id++);
   file_ = open_file(path_, "wb");
   write_event(tensorboard::file_version_event(unix_time_now()));
 }
 
-TensorBoardLogger::~TensorBoardLogger() { close(); }
+TensorBoardLogger::~TensorBoardLogger() {
+  close();
+}
 
 void TensorBoardLogger::write_event(const std::string& event) {
   write_flushed(file_, path_, tensorboard::tfrecord(event));
@@ -354,7 +354,9 @@ JsonlLogger::JsonlLogger(const std::string& log_dir, std::optional<std::string> 
   std::cout << "Writing logs to " << path_.string() << std::endl;
 }
 
-JsonlLogger::~JsonlLogger() { close(); }
+JsonlLogger::~JsonlLogger() {
+  close();
+}
 
 void JsonlLogger::log(const std::string& name, double value, int64_t step) {
   log_dict({{name, value}}, step);
@@ -362,7 +364,8 @@ void JsonlLogger::log(const std::string& name, double value, int64_t step) {
 
 void JsonlLogger::log_dict(const MetricValues& values, int64_t step) {
   std::string line = str("{\"step\": ", step);
-  for (const auto& [name, value] : values) line += str(", ", json_string(name), ": ", json_number(value));
+  for (const auto& [name, value] : values)
+    line += str(", ", json_string(name), ": ", json_number(value));
   write_flushed(file_, path_, line + "}\n");
 }
 
@@ -410,22 +413,27 @@ void register_metric_loggers() {
         });
       });
   register_component<MetricLoggerPtr>(
-      ComponentSpec{kNew + "StdoutLogger", "metric_logger", "lines 'Step N | name:value ...' on stdout",
-                    {}, {}, {kOld + "StdoutLogger"}},
+      ComponentSpec{kNew + "StdoutLogger",
+                    "metric_logger",
+                    "lines 'Step N | name:value ...' on stdout",
+                    {},
+                    {},
+                    {kOld + "StdoutLogger"}},
       [](const Kwargs&) { return std::make_shared<StdoutLogger>(); });
   register_component<MetricLoggerPtr>(
-      ComponentSpec{kNew + "TensorBoardLogger",
-                    "metric_logger",
-                    "TensorBoard event files in log_dir/run_{rank}_{time} (rank 0 writes)",
-                    {},
-                    {arg("log_dir", ArgType::kString, "TensorBoard log folder (created)"),
-                     arg("organize_logs", ArgType::kBool, "True",
-                         "one run_{rank}_{time} subfolder per run")},
-                    {kOld + "TensorBoardLogger"},
-                    /*accepts_any_kwargs=*/true},
+      ComponentSpec{
+          kNew + "TensorBoardLogger",
+          "metric_logger",
+          "TensorBoard event files in log_dir/run_{rank}_{time} (rank 0 writes)",
+          {},
+          {arg("log_dir", ArgType::kString, "TensorBoard log folder (created)"),
+           arg("organize_logs", ArgType::kBool, "True", "one run_{rank}_{time} subfolder per run")},
+          {kOld + "TensorBoardLogger"},
+          /*accepts_any_kwargs=*/true},
       [](const Kwargs& kw) {
         return naming_log_dir(kw, [&] {
-          return std::make_shared<TensorBoardLogger>(kw.get_string("log_dir"), kw.get_bool("organize_logs"));
+          return std::make_shared<TensorBoardLogger>(kw.get_string("log_dir"),
+                                                     kw.get_bool("organize_logs"));
         });
       });
   register_component<MetricLoggerPtr>(

@@ -3,8 +3,8 @@
 //
 //   DiskLogger         log_dir/log_{unix time}.txt, lines "Step 3 | loss:1.5 lr:2e-05 "
 //   StdoutLogger       the same lines on stdout
-//   TensorBoardLogger  TensorBoard event files, as torch.utils.tensorboard writes them for
-//                      torchtune (no TensorFlow or protobuf library needed)
+//   TensorBoardLogger  TensorBoard event files with scalars as torch.utils.tensorboard's
+//                      add_scalar writes them (no TensorFlow or protobuf library needed)
 //   JsonlLogger        ours: one JSON object per step, for scripts
 //
 // Values are doubles printed as Python prints a float, so the text equals torchtune's. The
@@ -54,7 +54,8 @@ double unix_time_now();
 class DiskLogger : public MetricLogger {
  public:
   // Creates log_dir; appends to log_dir/filename, or log_dir/log_{int(time.time())}.txt.
-  explicit DiskLogger(const std::string& log_dir, std::optional<std::string> filename = std::nullopt);
+  explicit DiskLogger(const std::string& log_dir,
+                      std::optional<std::string> filename = std::nullopt);
   ~DiskLogger() override;
 
   const std::filesystem::path& path_to_log_file() const { return path_; }
@@ -84,11 +85,13 @@ class StdoutLogger : public MetricLogger {
 
 // torch.utils.tensorboard's SummaryWriter as torchtune drives it: the event file
 // log_dir[/run_{rank}_{time.time()}]/events.out.tfevents.{%010d time}.{host}.{pid}.{n}, a
-// first event with file_version "brain.Event:2", then one event per scalar in the "new
-// style" torchtune asks for (a DT_FLOAT TensorProto tagged with the "scalars" plugin), the
-// value rounded to float32 as torch does. Only rank 0 writes, as in torchtune; other ranks
-// create nothing. Every event is flushed at once (SummaryWriter waits up to 120 s), so a
-// killed run keeps its curve.
+// first event with file_version "brain.Event:2", then one event per scalar as
+// SummaryWriter.add_scalar writes it by default: a Summary.Value with simple_value, the value
+// rounded to float32. torchtune asks for add_scalar's new_style (a tensor summary), which
+// TensorBoard's web page draws but its EventAccumulator files under "tensors", not
+// "scalars"; simple values are read as scalars by both, and by every script that reads
+// Scalars(tag). Only rank 0 writes, as in torchtune; other ranks create nothing. Every event
+// is flushed at once (SummaryWriter waits up to 120 s), so a killed run keeps its curve.
 class TensorBoardLogger : public MetricLogger {
  public:
   // `rank` defaults to the RANK environment variable that torchrun-style launchers set
@@ -117,7 +120,8 @@ class TensorBoardLogger : public MetricLogger {
 // (NaN, Infinity, -Infinity), which json.loads and pandas read back.
 class JsonlLogger : public MetricLogger {
  public:
-  explicit JsonlLogger(const std::string& log_dir, std::optional<std::string> filename = std::nullopt);
+  explicit JsonlLogger(const std::string& log_dir,
+                       std::optional<std::string> filename = std::nullopt);
   ~JsonlLogger() override;
 
   const std::filesystem::path& path_to_log_file() const { return path_; }
@@ -139,7 +143,8 @@ uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
 uint32_t masked_crc32c(const void* data, size_t size);
 // One TFRecord: uint64 length, masked CRC of the length, data, masked CRC of the data.
 std::string tfrecord(const std::string& data);
-// Serialized Event protos, byte-equal to Python protobuf's serialization of the same.
+// Serialized Event protos, byte-equal to Python protobuf's serialization of the same;
+// scalar_event's to Event(summary=torch.utils.tensorboard.summary.scalar(tag, value), ...).
 std::string file_version_event(double wall_time);
 std::string scalar_event(double wall_time, int64_t step, const std::string& tag, float value);
 

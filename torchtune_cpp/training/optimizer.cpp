@@ -503,11 +503,26 @@ void register_optimizers() {
         TT_CHECK(!kw.get_bool(flag), kw.where(flag), flag,
                  "=True is not supported by torchtune_cpp's optimizers; remove it");
   };
+  // torch.optim's (and bitsandbytes') value checks, with their messages.
+  auto lr_arg = [] {
+    return arg("lr", ArgType::kFloat, "0.001", "", at_least(0, "Invalid learning rate"));
+  };
+  auto betas_arg = [] {
+    Constraint c = in_half_open(0, 1, "Invalid beta parameter");
+    c.custom = [](const Node& v) -> std::optional<std::string> {
+      if (v.items.size() == 2) return std::nullopt;
+      return "betas needs two values, e.g. [0.9, 0.999]";
+    };
+    return arg("betas", ArgType::kNumberList, "[0.9, 0.999]", "", c);
+  };
+  auto eps_arg = [] {
+    return arg("eps", ArgType::kFloat, "1e-08", "", at_least(0, "Invalid epsilon value"));
+  };
+  auto weight_decay_arg = [](const char* wd) {
+    return arg("weight_decay", ArgType::kFloat, wd, "", at_least(0, "Invalid weight_decay value"));
+  };
   auto adam_args = [&](const char* wd) {
-    return common_tail({arg("lr", ArgType::kFloat, "0.001", ""),
-                        arg("betas", ArgType::kNumberList, "[0.9, 0.999]", ""),
-                        arg("eps", ArgType::kFloat, "1e-08", ""),
-                        arg("weight_decay", ArgType::kFloat, wd, ""),
+    return common_tail({lr_arg(), betas_arg(), eps_arg(), weight_decay_arg(wd),
                         arg("amsgrad", ArgType::kBool, "False", "only False is supported")});
   };
   for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
@@ -526,18 +541,20 @@ void register_optimizers() {
   for (int bits : {32, 8}) {
     const std::string name = bits == 32 ? "bitsandbytes.optim.PagedAdamW" : "bitsandbytes.optim.PagedAdamW8bit";
     register_component<OptimizerPtr, StateDict>(
-        ComponentSpec{name, "optimizer",
-                      bits == 32 ? "AdamW with fp32 moments in page-locked host memory, streamed per parameter"
-                                 : "AdamW with 8-bit block-wise moments in page-locked host memory, streamed "
-                                   "per parameter",
-                      {"params"},
-                      {arg("lr", ArgType::kFloat, "0.001", ""), arg("betas", ArgType::kNumberList, "[0.9, 0.999]", ""),
-                       arg("eps", ArgType::kFloat, "1e-08", ""), arg("weight_decay", ArgType::kFloat, "0.01", ""),
-                       arg("amsgrad", ArgType::kBool, "False", "only False is supported"),
-                       arg("optim_bits", ArgType::kInt, std::to_string(bits), "state bits"),
-                       arg("min_8bit_size", ArgType::kInt, "4096", "smaller parameters keep fp32 state"),
-                       arg("percentile_clipping", ArgType::kInt, "100", "only 100 (off) is supported"),
-                       arg("block_wise", ArgType::kBool, "True", "only True is supported")}},
+        ComponentSpec{
+            name,
+            "optimizer",
+            bits == 32
+                ? "AdamW with fp32 moments in page-locked host memory, streamed per parameter"
+                : "AdamW with 8-bit block-wise moments in page-locked host memory, streamed "
+                  "per parameter",
+            {"params"},
+            {lr_arg(), betas_arg(), eps_arg(), weight_decay_arg("0.01"),
+             arg("amsgrad", ArgType::kBool, "False", "only False is supported"),
+             arg("optim_bits", ArgType::kInt, std::to_string(bits), "state bits"),
+             arg("min_8bit_size", ArgType::kInt, "4096", "smaller parameters keep fp32 state"),
+             arg("percentile_clipping", ArgType::kInt, "100", "only 100 (off) is supported"),
+             arg("block_wise", ArgType::kBool, "True", "only True is supported")}},
         [name, bits](const Kwargs& kw, StateDict params) {
           TT_CHECK(!kw.get_bool("amsgrad"), kw.where("amsgrad"), "amsgrad=True is not supported; remove it");
           TT_CHECK(kw.get_int("optim_bits") == bits, kw.where("optim_bits"), name, " keeps ", bits,
@@ -554,14 +571,25 @@ void register_optimizers() {
           return std::make_shared<Optimizer>(std::move(params), o);
         });
   }
+  ComponentSpec sgd{
+      "torch.optim.SGD",
+      "optimizer",
+      "torch.optim's SGD",
+      {"params"},
+      common_tail({lr_arg(),
+                   arg("momentum", ArgType::kFloat, "0", "", at_least(0, "Invalid momentum value")),
+                   arg("dampening", ArgType::kFloat, "0", ""), weight_decay_arg("0"),
+                   arg("nesterov", ArgType::kBool, "False", "")})};
+  sgd.cross_check = [](const Kwargs& kw) {
+    std::vector<Problem> problems;
+    if (kw.get_bool("nesterov") &&
+        (kw.get_double("momentum") <= 0 || kw.get_double("dampening") != 0))
+      problems.push_back(Problem{kw.where("nesterov"),
+                                 "Nesterov momentum requires a momentum and zero dampening"});
+    return problems;
+  };
   register_component<OptimizerPtr, StateDict>(
-      ComponentSpec{"torch.optim.SGD", "optimizer", "torch.optim's SGD", {"params"},
-                    common_tail({arg("lr", ArgType::kFloat, "0.001", ""),
-                                 arg("momentum", ArgType::kFloat, "0", ""),
-                                 arg("dampening", ArgType::kFloat, "0", ""),
-                                 arg("weight_decay", ArgType::kFloat, "0", ""),
-                                 arg("nesterov", ArgType::kBool, "False", "")})},
-      [refuse_unsupported](const Kwargs& kw, StateDict params) {
+      std::move(sgd), [refuse_unsupported](const Kwargs& kw, StateDict params) {
         refuse_unsupported(kw);
         OptimizerOptions o;
         o.kind = OptimizerKind::kSGD;

@@ -101,8 +101,9 @@ void register_profiler() {
   for (const char* flag : {"profile_memory", "with_stack", "with_flops"})
     args.push_back(arg(flag, ArgType::kBool, "False", ""));
   args.push_back(arg("record_shapes", ArgType::kBool, "True", ""));
-  for (const char* n : {"wait_steps", "warmup_steps", "active_steps", "num_cycles"})
-    args.push_back(arg(n, ArgType::kInt, "null", ""));
+  for (const char* n : {"wait_steps", "warmup_steps", "num_cycles"})
+    args.push_back(arg(n, ArgType::kInt, "null", "", at_least(0)));
+  args.push_back(arg("active_steps", ArgType::kInt, "null", "", at_least(1)));
   register_component<ProfilerPtr>(
       ComponentSpec{"torchtune.training.setup_torch_profiler", "profiler",
                     "PyTorch's profiler (Kineto) on torchtune's schedule; Chrome traces per window", {}, args},

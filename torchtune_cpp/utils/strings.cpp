@@ -39,7 +39,8 @@ std::vector<std::string> closest_matches(const std::string& word,
     size_t limit = std::max<size_t>(2, tail.size() / 3);
     if (d <= limit) {
       scored.emplace_back(d, c);
-    } else if (!tail.empty() && edit_distance(tail, last_segment(c)) <= std::max<size_t>(1, tail.size() / 4)) {
+    } else if (!tail.empty() &&
+               edit_distance(tail, last_segment(c)) <= std::max<size_t>(1, tail.size() / 4)) {
       scored.emplace_back(limit + edit_distance(tail, last_segment(c)) + 1, c);
     }
   }

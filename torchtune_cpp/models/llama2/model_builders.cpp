@@ -36,18 +36,47 @@ DecoderArgs llama2_70b_args() { return llama2_args(32000, 80, 64, 8, 8192, 4096,
 
 void register_llama2_models() {
   using namespace config;
+  ComponentSpec spec{"torchtune.models.llama2.llama2",
+                     "model",
+                     "Llama2 decoder of any size",
+                     {},
+                     {arg("vocab_size", ArgType::kInt, "", at_least(1)),
+                      arg("num_layers", ArgType::kInt, "", at_least(1)),
+                      arg("num_heads", ArgType::kInt, "", at_least(1)),
+                      arg("num_kv_heads", ArgType::kInt, "0 means num_heads", at_least(0)),
+                      arg("embed_dim", ArgType::kInt, "", at_least(1)),
+                      arg("max_seq_len", ArgType::kInt, "", at_least(1)),
+                      arg("attn_dropout", ArgType::kFloat, "0.0", "must be 0.0",
+                          satisfies([](const Node& v) -> std::optional<std::string> {
+                            if (v.as_double() == 0.0) return std::nullopt;
+                            return "attention dropout is not supported (torchtune's Llama2 "
+                                   "builders use 0.0); set it to 0.0";
+                          })),
+                      arg("intermediate_dim", ArgType::kInt, "null",
+                          "default: torchtune's hidden-dim rule", at_least(1)),
+                      arg("norm_eps", ArgType::kFloat, "1e-5", "", greater_than(0)),
+                      arg("rope_base", ArgType::kFloat, "10000.0", "", greater_than(0))}};
+  // The attention layout rules make_decoder enforces, checked with the arguments.
+  spec.cross_check = [](const Kwargs& kw) {
+    std::vector<Problem> problems;
+    const int64_t heads = kw.get_int("num_heads"), dim = kw.get_int("embed_dim");
+    const int64_t kv = kw.get_int("num_kv_heads") ? kw.get_int("num_kv_heads") : heads;
+    if (dim % heads != 0)
+      problems.push_back(
+          Problem{kw.where("embed_dim"),
+                  str("embed_dim (", dim, ") must be a multiple of num_heads (", heads, ")")});
+    else if ((dim / heads) % 2 != 0)
+      problems.push_back(
+          Problem{kw.where("embed_dim"),
+                  str("head_dim (", dim / heads, ") must be even for rotary embeddings")});
+    if (heads % kv != 0)
+      problems.push_back(
+          Problem{kw.where("num_kv_heads"),
+                  str("num_heads (", heads, ") must be a multiple of num_kv_heads (", kv, ")")});
+    return problems;
+  };
   register_component<ModelPtr>(
-      ComponentSpec{"torchtune.models.llama2.llama2", "model",
-                    "Llama2 decoder of any size",
-                    {},
-                    {arg("vocab_size", ArgType::kInt), arg("num_layers", ArgType::kInt),
-                     arg("num_heads", ArgType::kInt), arg("num_kv_heads", ArgType::kInt),
-                     arg("embed_dim", ArgType::kInt), arg("max_seq_len", ArgType::kInt),
-                     arg("attn_dropout", ArgType::kFloat, "0.0", "must be 0.0"),
-                     arg("intermediate_dim", ArgType::kInt, "null", "default: torchtune's hidden-dim rule"),
-                     arg("norm_eps", ArgType::kFloat, "1e-5", ""),
-                     arg("rope_base", ArgType::kFloat, "10000.0", "")}},
-      [](const Kwargs& kw) {
+      std::move(spec), [](const Kwargs& kw) {
         return make_decoder(llama2_args(
             kw.get_int("vocab_size"), kw.get_int("num_layers"), kw.get_int("num_heads"),
             kw.get_int("num_kv_heads"), kw.get_int("embed_dim"), kw.get_int("max_seq_len"),

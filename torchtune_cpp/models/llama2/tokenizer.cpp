@@ -153,13 +153,18 @@ void register_llama2_tokenizer() {
           "Llama2's SentencePiece tokenizer (pad id 0, Llama2 chat template by default)",
           {},
           {arg("path", ArgType::kString, "path to the SentencePiece tokenizer.model"),
+           // One token trains nothing: the next-token labels of a 1-token sample are all
+           // masked, and the loss is 0/0.
            arg("max_seq_len", ArgType::kInt, "null",
                "truncate each tokenized sample to this many tokens, the last one becoming EOS; "
-               "null: no limit"),
+               "null: no limit",
+               config::with_hint(config::at_least(2),
+                                 "a sample needs at least 2 tokens to give a next-token label "
+                                 "(null: no limit)")),
            arg("prompt_template", ArgType::kAny, "null",
                str("prompt template applied to message lists: ", kChatTemplate,
-                   " (used when the key is absent, as torchtune's default), ",
-                   kChatTemplateAlias, ", or null for none"))}},
+                   " (used when the key is absent, as torchtune's default), ", kChatTemplateAlias,
+                   ", or null for none"))}},
       [](const config::Kwargs& kw) {
         const std::string path = kw.get_string("path");
         std::error_code ec;
