@@ -12,7 +12,8 @@
 #                    tools, the Debian -dev packages and the Python environment must be there.
 #                    Optional headers missing there (Gloo's) are carried in .deps/, prepared
 #                    on a machine with a registry by scripts/fetch_offline_deps.sh; CMake
-#                    looks for them there by itself.
+#                    looks for them there by itself, and the pure-Python wheels carried in
+#                    .deps/wheels/ (torchdata) go on PYTHONPATH.
 #
 # When ccache is installed, builds go through it, keyed on paths relative to the repository
 # root so that another clone of the repository on the same machine hits the same cache.
@@ -65,6 +66,10 @@ tt_install_system_packages() {
 tt_ensure_venv() {
   local req="$tt_repo_root/tests/requirements.txt"
   if [[ $tt_offline == 1 ]]; then
+    local wheel
+    for wheel in "$tt_repo_root"/.deps/wheels/*-py3-none-any.whl; do
+      [[ -f $wheel ]] && export PYTHONPATH="$wheel${PYTHONPATH:+:$PYTHONPATH}"
+    done
     [[ -x "$tt_venv/bin/python" ]] || tt_die "offline mode: no Python environment at $tt_venv; set TTCPP_VENV to one with torch (tests/requirements.txt)"
     "$tt_venv/bin/python" -c 'import torch' 2>/dev/null || tt_die "offline mode: $tt_venv/bin/python cannot import torch; set TTCPP_VENV to an environment with torch 2.11"
     local missing
@@ -77,7 +82,7 @@ for line in open(sys.argv[1]):
         print(m[1], end=" ")
 EOF
 )
-    [[ -z $missing ]] || tt_log "offline mode: $tt_venv lacks $missing(the tests that use them will fail)"
+    [[ -z $missing ]] || tt_log "offline mode: $tt_venv lacks $missing(the tests that use them skip, which fails the run; carry them: scripts/fetch_offline_deps.sh)"
     tt_log "offline mode: Python environment $tt_venv ($("$tt_venv/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
     return 0
   fi
