@@ -99,7 +99,12 @@ for n in "${names[@]}"; do
     -rss_limit_mb=2048 -detect_leaks="$(leak_checks "$n")" -print_final_stats=1 -artifact_prefix="$crashes/" \
     ${TT_FUZZ_FLAGS:-} \
     "$scratch" "$seeds" >"$logs/$n.log" 2>&1 || {
-    echo "fuzz.sh: $n found a crash; the input is in $crashes/ (see $logs/$n.log)" >&2
+    status=$?
+    if ((status == 72)); then  # libFuzzer's exit status when stopped by a signal
+      echo "fuzz.sh: $n was interrupted (see $logs/$n.log)" >&2
+    else
+      echo "fuzz.sh: $n found a crash; the input is in $crashes/ (see $logs/$n.log)" >&2
+    fi
     exit 1
   }
   grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$logs/$n.log" | sed "s/^/$n: /" >&2

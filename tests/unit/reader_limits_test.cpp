@@ -2,8 +2,11 @@
 // naming the file (and key or line): safetensors files as strictly as Python's safetensors
 // (every file of tests/assets/golden/safetensors_bad/, made and judged by
 // tests/scripts/make_bad_safetensors.py), torch.save pickles that nest too deep, expand without
-// bound or point outside their storages, JSON datasets nested too deep or holding numbers out
-// of range, and YAML that nests too deep or expands through aliases ("billion laughs").
+// bound or point outside their storages, JSON datasets nested too deep, holding numbers out of
+// range or NUL bytes, CSV files whose short rows would pad out to billions of values, and
+// configs whose YAML nests too deep or expands through aliases ("billion laughs"), whose
+// interpolations multiply or nest without bound, whose dotted override keys are thousands of
+// levels deep, or whose scalars are long enough to overflow a recursive regular expression.
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
