@@ -11,20 +11,20 @@ namespace tt::config {
 
 namespace {
 
-// Each whole-value ${...} of a mapping or list copies it, so a few lines of interpolations of
-// interpolations could otherwise ask for billions of values (as nested YAML aliases could).
-constexpr size_t kMaxResolvedValues = 1'000'000;
+// Each ${...} copies the value it refers to, so a few lines of interpolations of
+// interpolations could otherwise ask for billions of values (as nested YAML aliases could);
+// the copies are bounded as the YAML reader bounds copies through aliases.
+constexpr size_t kMaxCopiedValues = 100'000;
 
 struct Resolver {
   const Node& root;
   std::set<std::string> active;  // paths being resolved, to catch cycles
-  size_t produced = 0;           // values made so far
   size_t nesting = 0;            // interpolations being evaluated, one inside another
+  size_t copied = 0;             // values copied for interpolations so far
 
   Node resolve_node(const Node& node, const std::string& path) {
-    TT_CHECK(++produced <= kMaxResolvedValues, node.loc.str(),
-             "resolving the interpolations (key '", path, "') makes the config hold more than ",
-             kMaxResolvedValues,
+    TT_CHECK(nesting == 0 || ++copied <= kMaxCopiedValues, node.loc.str(),
+             "resolving the interpolations (key '", path, "') copies more than ", kMaxCopiedValues,
              " values; interpolations of interpolations multiply: refer to fewer levels");
     // Containers are rebuilt child by child (not copied, then overwritten), so resolving costs
     // the size of the tree, not its size times its depth.
@@ -127,17 +127,20 @@ struct Resolver {
       ~Level() { --n; }
     } level(nesting);
     // Inner interpolations first (e.g. ${oc.env:${name}}).
-    if (has_interpolation(expr)) expr = resolve_scalar(Node::scalar(expr, false, at.loc), path).text;
+    if (has_interpolation(expr))
+      expr = resolve_scalar(Node::scalar(expr, false, at.loc), path).text;
     if (expr.rfind("oc.env:", 0) == 0) return env(expr.substr(7), at, path);
-    TT_CHECK(expr.find(':') == std::string::npos, at.loc.str(), "unsupported resolver in '${",
-             expr, "}' (key '", path, "'); only ${oc.env:VAR[,default]} and key references "
+    TT_CHECK(expr.find(':') == std::string::npos, at.loc.str(), "unsupported resolver in '${", expr,
+             "}' (key '", path,
+             "'); only ${oc.env:VAR[,default]} and key references "
              "are supported");
     std::string target = absolute(expr, path, at);
-    TT_CHECK(active.count(target) == 0, at.loc.str(), "interpolation cycle through key '",
-             target, "' (from key '", path, "'); break the cycle");
+    TT_CHECK(active.count(target) == 0, at.loc.str(), "interpolation cycle through key '", target,
+             "' (from key '", path, "'); break the cycle");
     const Node* ref = root.find_path(target);
     TT_CHECK(ref != nullptr, at.loc.str(), "interpolation '${", expr, "}' in key '", path,
-             "' refers to key '", target, "', which is not in the config; add it or fix the "
+             "' refers to key '", target,
+             "', which is not in the config; add it or fix the "
              "reference");
     active.insert(target);
     Node out = resolve_node(*ref, target);
