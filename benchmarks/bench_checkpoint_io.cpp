@@ -48,13 +48,19 @@ int bench_main(int argc, char** argv) {
   std::string dir, out, device = "cpu", dtype = "bf16";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
-    if (k == "--checkpoint-dir") dir = v;
-    else if (k == "--output-dir") out = v;
-    else if (k == "--device") device = v;
-    else if (k == "--dtype") dtype = v;
-    else TT_CHECK(false, k, "unknown option; use --checkpoint-dir, --output-dir, --device, --dtype");
+    if (k == "--checkpoint-dir")
+      dir = v;
+    else if (k == "--output-dir")
+      out = v;
+    else if (k == "--device")
+      device = v;
+    else if (k == "--dtype")
+      dtype = v;
+    else
+      TT_CHECK(false, k, "unknown option; use --checkpoint-dir, --output-dir, --device, --dtype");
   }
-  TT_CHECK(!dir.empty() && !out.empty(), "arguments", "--checkpoint-dir and --output-dir are required");
+  TT_CHECK(!dir.empty() && !out.empty(), "arguments",
+           "--checkpoint-dir and --output-dir are required");
   const at::Device dev(device);
   const at::ScalarType type = dtype == "bf16" ? at::kBFloat16 : at::kFloat;
 
@@ -67,28 +73,31 @@ int bench_main(int argc, char** argv) {
       largest = std::max<int64_t>(largest, static_cast<int64_t>(e.file_size()));
     }
   std::sort(files.begin(), files.end());
-  tt::CheckpointerOptions o;
+  tt::checkpointing::CheckpointerOptions o;
   o.checkpoint_dir = dir;
   o.checkpoint_files.names = files;
   o.model_type = "LLAMA2";
   o.output_dir = out;
-  tt::FullModelHFCheckpointer checkpointer(o);
-  auto model = tt::make_decoder(tt::llama2::llama2_7b_args(), type);
+  tt::checkpointing::FullModelHFCheckpointer checkpointer(o);
+  auto model = tt::modules::make_decoder(tt::llama2::llama2_7b_args(), type);
   const int64_t hwm_before = vm_hwm_bytes();
 
   auto t0 = std::chrono::steady_clock::now();
-  tt::materialize_from(*model, dev, type, std::move(checkpointer.load_checkpoint().model));
+  tt::modules::materialize_from(*model, dev, type, std::move(checkpointer.load_checkpoint().model));
   sync(dev);
-  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int64_t hwm_after_load = vm_hwm_bytes();
   int64_t model_bytes = 0;
-  for (auto& [k, p] : tt::named_parameters(*model)) model_bytes += p.numel() * p.element_size();
+  for (auto& [k, p] : tt::modules::named_parameters(*model))
+    model_bytes += p.numel() * p.element_size();
 
   tt::StateDict weights;
-  for (auto& [k, p] : tt::named_parameters(*model)) weights.emplace_back(k, p.detach());
+  for (auto& [k, p] : tt::modules::named_parameters(*model)) weights.emplace_back(k, p.detach());
   t0 = std::chrono::steady_clock::now();
   checkpointer.save_checkpoint(weights, 0, false, nullptr);
-  const double save_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double save_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   constexpr double kGiB = 1024.0 * 1024 * 1024;
   const int64_t bound = model_bytes + largest + static_cast<int64_t>(kGiB);
@@ -110,7 +119,8 @@ int bench_main(int argc, char** argv) {
   j["vm_hwm_before_load_bytes"] = hwm_before;
   j["vm_hwm_after_load_bytes"] = hwm_after_load;
   j["vm_hwm_bound_bytes"] = host_model_bytes + largest + static_cast<int64_t>(kGiB);
-  j["vm_hwm_within_bound"] = hwm_after_load <= host_model_bytes + largest + static_cast<int64_t>(kGiB);
+  j["vm_hwm_within_bound"] =
+      hwm_after_load <= host_model_bytes + largest + static_cast<int64_t>(kGiB);
   (void)bound;
   std::cout << j.dump() << std::endl;
   return 0;
@@ -118,4 +128,6 @@ int bench_main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return tt::run_main("bench_checkpoint_io", bench_main, argc, argv); }
+int main(int argc, char** argv) {
+  return tt::run_main("bench_checkpoint_io", bench_main, argc, argv);
+}

@@ -47,8 +47,9 @@ int bench_main(int argc, char** argv) {
   }
   const std::string shape = args.get_string("--model", "7b");
   TT_CHECK(shape == "7b" || shape == "13b" || shape == "70b", "--model", "use 7b, 13b or 70b");
-  tt::DecoderArgs a = shape == "7b" ? tt::llama2::llama2_7b_args()
-                      : shape == "13b" ? tt::llama2::llama2_13b_args() : tt::llama2::llama2_70b_args();
+  tt::modules::DecoderArgs a = shape == "7b"    ? tt::llama2::llama2_7b_args()
+                               : shape == "13b" ? tt::llama2::llama2_13b_args()
+                                                : tt::llama2::llama2_70b_args();
   a.num_layers = args.get_int("--layers", a.num_layers);
   const int64_t batch = args.get_int("--batch", 4);
   const int64_t seq = args.get_int("--seq", 4096);
@@ -62,49 +63,55 @@ int bench_main(int argc, char** argv) {
   args.check_all_used();
 
   const tt::distributed::DistributedEnv env = tt::distributed::read_distributed_env();
-  const at::Device device = config.device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank))
-                                                    : at::Device(at::kCPU);
+  const at::Device device =
+      config.device.is_cuda() ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank))
+                              : at::Device(at::kCPU);
   config.device = device;
-  auto pg = std::make_shared<tt::distributed::ProcessGroup>(env, device, tt::distributed::ProcessGroupOptions{std::chrono::minutes(5)});
+  auto pg = std::make_shared<tt::distributed::ProcessGroup>(
+      env, device, tt::distributed::ProcessGroupOptions{std::chrono::minutes(5)});
   const int64_t world = pg->world_size();
 
-  auto model = tt::make_decoder(a, config.dtype);  // meta: never materialised whole
-  const int64_t num_params = tt::num_parameters(*model);
+  auto model = tt::modules::make_decoder(a, config.dtype);  // meta: never materialised whole
+  const int64_t num_params = tt::modules::num_parameters(*model);
   tt::bench::Workload workload;
   workload.batch = batch;
   workload.seq_len = seq;
   workload.tokens_per_step = batch * seq;  // per GPU
-  workload.flops_per_token = tt::bench::flops_per_token(num_params - a.vocab_size * a.embed_dim, a.num_layers,
-                                                        a.num_heads, a.head_dim(), seq);
-  workload.extra_ints = {{"num_params", num_params}, {"world_size", world}, {"activation_checkpointing", ac},
+  workload.flops_per_token = tt::bench::flops_per_token(
+      num_params - a.vocab_size * a.embed_dim, a.num_layers, a.num_heads, a.head_dim(), seq);
+  workload.extra_ints = {{"num_params", num_params},
+                         {"world_size", world},
+                         {"activation_checkpointing", ac},
                          {"reshard_after_forward", shard_options.reshard_after_forward},
                          {"cpu_offload", shard_options.cpu_offload}};
   workload.extra_strings = {{"model", "llama2_" + shape}};
 
   auto first_loss = std::make_shared<double>(NAN);
   tt::distributed::FullyShardedDecoderPtr sharded;
-  tt::OptimizerPtr optimizer;
+  tt::training::OptimizerPtr optimizer;
   auto setup = [&]() -> tt::bench::StepFn {
     sharded = tt::distributed::fully_shard(*model, pg, device, config.dtype, shard_options);
-    sharded->init_parameters(tt::normal_init(0.02, static_cast<uint64_t>(seed)));
+    sharded->init_parameters(tt::modules::normal_init(0.02, static_cast<uint64_t>(seed)));
     model->wrapper.activation_checkpointing = ac;
-    tt::OptimizerOptions o;
+    tt::training::OptimizerOptions o;
     o.lr = 2e-5;
     o.fused = true;
-    optimizer = std::make_shared<tt::Optimizer>(sharded->sharded_parameters(), o);
+    optimizer = std::make_shared<tt::training::Optimizer>(sharded->sharded_parameters(), o);
     at::manual_seed(static_cast<uint64_t>(seed + pg->rank()));
     at::Tensor tokens = at::randint(0, a.vocab_size, {batch, seq + 1}, at::kLong).to(device);
     at::Tensor input = tokens.slice(1, 0, seq), labels = tokens.slice(1, 1, seq + 1);  // [B, T]
     auto step = std::make_shared<int64_t>(0);
     return [&, input, labels, step]() {
-      at::Tensor loss = tt::chunked_cross_entropy(tt::forward_chunked(*model, {input}, 8), labels);
+      at::Tensor loss = tt::modules::chunked_cross_entropy(
+          tt::modules::forward_chunked(*model, {input}, 8), labels);
       const double tokens_here = static_cast<double>(labels.numel());
       (loss * tokens_here).backward();
       sharded->finish_backward();
       const double tokens_all = pg->sum(tokens_here);
       {
         at::NoGradGuard no_grad;
-        for (auto& [name, p] : sharded->sharded_parameters()) p.mutable_grad().mul_(1.0 / tokens_all);
+        for (auto& [name, p] : sharded->sharded_parameters())
+          p.mutable_grad().mul_(1.0 / tokens_all);
       }
       optimizer->step();
       optimizer->zero_grad();
@@ -133,4 +140,6 @@ int bench_main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return tt::run_main("bench_fsdp_step", bench_main, argc, argv); }
+int main(int argc, char** argv) {
+  return tt::run_main("bench_fsdp_step", bench_main, argc, argv);
+}

@@ -23,7 +23,8 @@ std::string usage() {
          "  --dim D --heads H --kv-heads K --hidden F --vocab V   (default Llama2-7B's)\n"
          "  --batch B --seq T   (default 1 x 4096)\n"
          "  --ac 0|1        activation checkpointing (default 1)\n"
-         "  --loss chunked|fused|plain   torchtune's CEWithChunkedOutputLoss (8 chunks), our fused\n"
+         "  --loss chunked|fused|plain   torchtune's CEWithChunkedOutputLoss (8 chunks), our "
+         "fused\n"
          "                  chunked loss, or full fp32 logits (default chunked)\n"
          "  --seed S        (default 0)\n" +
          tt::bench::common_usage();
@@ -35,7 +36,7 @@ int bench_main(int argc, char** argv) {
     std::cout << usage();
     return 0;
   }
-  tt::DecoderArgs a = tt::llama2::llama2_7b_args();
+  tt::modules::DecoderArgs a = tt::llama2::llama2_7b_args();
   a.num_layers = args.get_int("--layers", a.num_layers);
   a.embed_dim = args.get_int("--dim", a.embed_dim);
   a.num_heads = args.get_int("--heads", a.num_heads);
@@ -53,8 +54,8 @@ int bench_main(int argc, char** argv) {
   TT_CHECK(loss_kind == "chunked" || loss_kind == "fused" || loss_kind == "plain", "--loss",
            "use chunked, fused or plain");
 
-  auto model = tt::make_decoder(a, config.dtype);
-  const int64_t num_params = tt::num_parameters(*model);
+  auto model = tt::modules::make_decoder(a, config.dtype);
+  const int64_t num_params = tt::modules::num_parameters(*model);
   const int64_t weight_bytes = num_params * static_cast<int64_t>(c10::elementSize(config.dtype));
   tt::bench::Workload workload;
   workload.batch = batch;
@@ -62,29 +63,32 @@ int bench_main(int argc, char** argv) {
   workload.tokens_per_step = batch * seq;
   workload.flops_per_token = tt::bench::flops_per_token(
       num_params - a.vocab_size * a.embed_dim, a.num_layers, a.num_heads, a.head_dim(), seq);
-  workload.extra_ints = {{"num_params", num_params}, {"layers", a.num_layers},
-                         {"activation_checkpointing", ac}, {"weight_bytes", weight_bytes}};
+  workload.extra_ints = {{"num_params", num_params},
+                         {"layers", a.num_layers},
+                         {"activation_checkpointing", ac},
+                         {"weight_bytes", weight_bytes}};
   workload.extra_strings = {{"loss", loss_kind}};
 
   auto first_loss = std::make_shared<double>(NAN);
   auto setup = [&]() -> tt::bench::StepFn {
-    tt::materialize(*model, config.device, config.dtype, nullptr,
-                    tt::normal_init(0.02, static_cast<uint64_t>(seed)));
+    tt::modules::materialize(*model, config.device, config.dtype, nullptr,
+                             tt::modules::normal_init(0.02, static_cast<uint64_t>(seed)));
     model->wrapper.activation_checkpointing = ac;
     at::manual_seed(static_cast<uint64_t>(seed));
     at::Tensor tokens = at::randint(0, a.vocab_size, {batch, seq + 1}, at::kLong).to(config.device);
     at::Tensor input = tokens.slice(1, 0, seq), labels = tokens.slice(1, 1, seq + 1);  // [B, T]
     auto step = std::make_shared<int64_t>(0);
     return [model, input, labels, loss_kind, step, first_loss]() {
-      for (auto& [key, p] : tt::named_parameters(*model)) p.mutable_grad().reset();
+      for (auto& [key, p] : tt::modules::named_parameters(*model)) p.mutable_grad().reset();
       at::Tensor loss;
       if (loss_kind == "fused") {
-        loss = tt::fused_chunked_cross_entropy(tt::hidden_states(*model, {input}), model->output,
-                                               labels, 8);
+        loss = tt::modules::fused_chunked_cross_entropy(tt::modules::hidden_states(*model, {input}),
+                                                        model->output, labels, 8);
       } else if (loss_kind == "chunked") {
-        loss = tt::chunked_cross_entropy(tt::forward_chunked(*model, {input}, 8), labels);
+        loss = tt::modules::chunked_cross_entropy(tt::modules::forward_chunked(*model, {input}, 8),
+                                                  labels);
       } else {
-        loss = tt::cross_entropy(tt::forward(*model, {input}), labels);
+        loss = tt::modules::cross_entropy(tt::modules::forward(*model, {input}), labels);
       }
       loss.backward();
       if ((*step)++ == 0) *first_loss = loss.item<double>();
@@ -105,4 +109,6 @@ int bench_main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return tt::run_main("bench_llama_step", bench_main, argc, argv); }
+int main(int argc, char** argv) {
+  return tt::run_main("bench_llama_step", bench_main, argc, argv);
+}

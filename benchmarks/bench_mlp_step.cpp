@@ -74,8 +74,11 @@ int bench_main(int argc, char** argv) {
   const double lr = args.get_double("--lr", 1e-3);
   tt::bench::BenchConfig config = tt::bench::parse_common_args(args, "mlp_step");
   args.check_all_used();
-  const std::initializer_list<std::pair<const char*, int64_t>> sizes = {
-      {"--dim", dim}, {"--hidden", hidden}, {"--layers", layers}, {"--batch", batch}, {"--seq", seq}};
+  const std::initializer_list<std::pair<const char*, int64_t>> sizes = {{"--dim", dim},
+                                                                        {"--hidden", hidden},
+                                                                        {"--layers", layers},
+                                                                        {"--batch", batch},
+                                                                        {"--seq", seq}};
   for (const auto& [key, value] : sizes) {
     TT_CHECK(value > 0, key, "must be > 0, got ", value);
   }
@@ -128,4 +131,6 @@ int bench_main(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return tt::run_main("bench_mlp_step", bench_main, argc, argv); }
+int main(int argc, char** argv) {
+  return tt::run_main("bench_mlp_step", bench_main, argc, argv);
+}

@@ -5,8 +5,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <nlohmann/json.hpp>
 #include <torch/headeronly/version.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -35,7 +35,9 @@ bool env_flag(const char* name) {
   return v != nullptr && std::string(v) != "" && std::string(v) != "0";
 }
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
 
 // LibTorch's CPU allocator reports exhaustion as a plain c10::Error with this text, not as
 // c10::OutOfMemoryError; it is the same outcome, so it is reported the same way.
@@ -51,7 +53,9 @@ void release_cached_memory(const c10::Device& device) {
 
 }  // namespace
 
-bool smoke_requested() { return env_flag(kSmokeEnv); }
+bool smoke_requested() {
+  return env_flag(kSmokeEnv);
+}
 
 void validate_config(BenchConfig& config) {
   config.smoke = smoke_requested();
@@ -59,9 +63,9 @@ void validate_config(BenchConfig& config) {
   if (config.smoke) {
     TT_CHECK(config.measured_steps >= 1, "--steps", "must be >= 1, got ", config.measured_steps);
   } else {
-    TT_CHECK(config.measured_steps >= kMinMeasuredSteps, "--steps", "must be >= ",
-             kMinMeasuredSteps, " for a comparable median, got ", config.measured_steps,
-             "; set ", kSmokeEnv, "=1 for a smoke run with fewer steps");
+    TT_CHECK(config.measured_steps >= kMinMeasuredSteps, "--steps",
+             "must be >= ", kMinMeasuredSteps, " for a comparable median, got ",
+             config.measured_steps, "; set ", kSmokeEnv, "=1 for a smoke run with fewer steps");
   }
   TT_CHECK(config.peak_flops > 0, "--peak-flops", "must be > 0, got ", config.peak_flops);
 }
@@ -244,12 +248,12 @@ std::string to_json_line(const BenchResult& r) {
 
 void emit(const BenchResult& r) {
   std::cout << to_json_line(r) << std::endl;
-  std::cerr << "[bench] " << r.config.bench << " " << r.config.impl << " "
-            << r.config.device.str() << " " << dtype_name(r.config.dtype) << " batch "
-            << r.workload.batch << " seq " << r.workload.seq_len << ": " << r.status;
+  std::cerr << "[bench] " << r.config.bench << " " << r.config.impl << " " << r.config.device.str()
+            << " " << dtype_name(r.config.dtype) << " batch " << r.workload.batch << " seq "
+            << r.workload.seq_len << ": " << r.status;
   if (r.status == "ok") {
-    std::cerr << ", median " << r.stats.median_s * 1e3 << " ms over " << r.stats.steps
-              << " steps, " << r.tokens_per_s << " tokens/s, MFU " << r.mfu * 100 << "%";
+    std::cerr << ", median " << r.stats.median_s * 1e3 << " ms over " << r.stats.steps << " steps, "
+              << r.tokens_per_s << " tokens/s, MFU " << r.mfu * 100 << "%";
   }
   if (!r.note.empty()) std::cerr << " (" << r.note << ")";
   std::cerr << "\n";
@@ -265,10 +269,14 @@ c10::ScalarType parse_dtype(const std::string& name) {
 
 std::string dtype_name(c10::ScalarType dtype) {
   switch (dtype) {
-    case c10::kBFloat16: return "bfloat16";
-    case c10::kHalf: return "float16";
-    case c10::kFloat: return "float32";
-    default: return c10::toString(dtype);
+    case c10::kBFloat16:
+      return "bfloat16";
+    case c10::kHalf:
+      return "float16";
+    case c10::kFloat:
+      return "float32";
+    default:
+      return c10::toString(dtype);
   }
 }
 
@@ -329,7 +337,9 @@ std::optional<std::string> Args::take(const std::string& key) {
   return it->second;
 }
 
-bool Args::has(const std::string& key) const { return values_.count(key) > 0; }
+bool Args::has(const std::string& key) const {
+  return values_.count(key) > 0;
+}
 
 std::string Args::get_string(const std::string& key, const std::string& fallback) {
   return take(key).value_or(fallback);

@@ -26,22 +26,22 @@ constexpr int kMinMeasuredSteps = 20;
 constexpr const char* kSmokeEnv = "TTCPP_BENCH_SMOKE";
 
 struct BenchConfig {
-  std::string bench;                 // benchmark name, e.g. "mlp_step"
+  std::string bench;  // benchmark name, e.g. "mlp_step"
   std::string impl = "torchtune_cpp";
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;
   int warmup_steps = 5;
   int measured_steps = 20;
   double peak_flops = kH100Bf16DensePeakFlops;
-  bool smoke = false;                // set by validate_config from kSmokeEnv
+  bool smoke = false;  // set by validate_config from kSmokeEnv
 };
 
 // What one step processes and costs; filled by the benchmark program.
 struct Workload {
   int64_t batch = 0;
   int64_t seq_len = 0;
-  int64_t tokens_per_step = 0;       // usually batch * seq_len
-  double flops_per_token = 0.0;      // see flops_per_token()
+  int64_t tokens_per_step = 0;   // usually batch * seq_len
+  double flops_per_token = 0.0;  // see flops_per_token()
   // Benchmark-specific facts added to the JSON line, e.g. num_params, first_loss.
   std::map<std::string, int64_t> extra_ints;
   std::map<std::string, double> extra_numbers;
@@ -58,12 +58,12 @@ struct StepStats {
 struct BenchResult {
   BenchConfig config;
   Workload workload;
-  std::string status = "ok";         // "ok" | "oom" | "error"
+  std::string status = "ok";  // "ok" | "oom" | "error"
   std::string note;
-  StepStats stats;                   // empty unless status == "ok"
+  StepStats stats;  // empty unless status == "ok"
   double tokens_per_s = 0.0;
   double mfu = 0.0;
-  int64_t peak_mem_bytes = -1;       // -1: not measured
+  int64_t peak_mem_bytes = -1;  // -1: not measured
   std::string peak_mem_kind;
 };
 

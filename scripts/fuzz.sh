@@ -58,7 +58,7 @@ leak_checks() {
 sources() {
   case "$1" in
     safetensors) echo torchtune_cpp/checkpointing/safetensors.cpp ;;
-    torch_save) echo torchtune_cpp/checkpointing/torch_save.cpp ;;
+    torch_save) echo torchtune_cpp/checkpointing/torch_load.cpp torchtune_cpp/checkpointing/unpickler.cpp torchtune_cpp/core/pickle_value.cpp ;;
     config) echo torchtune_cpp/config/yaml_io.cpp torchtune_cpp/config/node.cpp \
       torchtune_cpp/config/overrides.cpp torchtune_cpp/config/interpolate.cpp torchtune_cpp/config/config.cpp ;;
     data) echo torchtune_cpp/data/json_records.cpp torchtune_cpp/data/local_files.cpp ;;

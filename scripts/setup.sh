@@ -10,6 +10,16 @@ done
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 tt_install_system_packages
+# The format check (CTest lint.clang_format) uses Debian's clang-format-14: one version, as
+# another release formats some code differently.
+if [[ $tt_offline != 1 ]] &&
+   ! dpkg-query -W -f='${Status}' clang-format-14 2>/dev/null | grep -q "install ok installed"; then
+  tt_log "installing Debian packages: clang-format-14"
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clang-format-14 >/dev/null
+fi
 tt_ensure_venv
 tt_configure_and_build
 # The main job on the embedded default: fine-tune the small Llama2-architecture model in

@@ -124,10 +124,11 @@ void register_unsupported_torchtune_components() {
   const char* kLora =
       "torchtune_cpp runs full fine-tuning only; use the full model builder (e.g. "
       "torchtune.models.llama2.llama2_7b) with the full_finetune recipes.";
-  for (const char* name : {"torchtune.models.llama2.lora_llama2", "torchtune.models.llama2.lora_llama2_7b",
-                           "torchtune.models.llama2.lora_llama2_13b", "torchtune.models.llama2.lora_llama2_70b",
-                           "torchtune.models.llama2.qlora_llama2_7b", "torchtune.models.llama2.qlora_llama2_13b",
-                           "torchtune.models.llama2.qlora_llama2_70b"})
+  for (const char* name :
+       {"torchtune.models.llama2.lora_llama2", "torchtune.models.llama2.lora_llama2_7b",
+        "torchtune.models.llama2.lora_llama2_13b", "torchtune.models.llama2.lora_llama2_70b",
+        "torchtune.models.llama2.qlora_llama2_7b", "torchtune.models.llama2.qlora_llama2_13b",
+        "torchtune.models.llama2.qlora_llama2_70b"})
     register_unsupported(name, kLora, "model");
   const char* kFamily =
       "torchtune_cpp builds Llama2-family decoders (torchtune.models.llama2.llama2 takes any size) "
@@ -219,13 +220,13 @@ void register_builtin_components() {
     register_unsupported_torchtune_components();
     llama2::register_llama2_models();
     llama2::register_llama2_tokenizer();
-    register_optimizers();
-    register_lr_schedulers();
-    register_metric_loggers();
+    training::register_optimizers();
+    training::register_lr_schedulers();
+    training::register_metric_loggers();
     data::register_datasets();
-    register_losses();
-    register_profiler();
-    register_checkpointers();
+    modules::register_losses();
+    training::register_profiler();
+    checkpointing::register_checkpointers();
   });
 }
 

@@ -27,7 +27,10 @@ struct Greeting {
 void register_echo_components() {
   using namespace tt::config;
   register_component<Greeting>(
-      ComponentSpec{"echo.Greeting", "greeting", "prints a line", {},
+      ComponentSpec{"echo.Greeting",
+                    "greeting",
+                    "prints a line",
+                    {},
                     {arg("text", ArgType::kString, "what to print"),
                      arg("times", ArgType::kInt, "1", "how often"),
                      arg("loud", ArgType::kBool, "False", "upper-case it")}},
@@ -41,9 +44,9 @@ void register_echo_components() {
 void distributed_probe() {
   tt::distributed::DistributedEnv env = tt::distributed::read_distributed_env();
   if (!env.distributed()) return;
-  std::cout << "rank " << env.rank << " of " << env.world_size << ", local " << env.local_rank << " of "
-            << env.local_world_size << ", master " << env.master_addr << ":" << env.master_port << " ("
-            << env.launcher << ")" << std::endl;
+  std::cout << "rank " << env.rank << " of " << env.world_size << ", local " << env.local_rank
+            << " of " << env.local_world_size << ", master " << env.master_addr << ":"
+            << env.master_port << " (" << env.launcher << ")" << std::endl;
   if (const char* fail = std::getenv("ECHO_FAIL_RANK"); fail && std::to_string(env.rank) == fail) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     std::exit(3);
@@ -68,11 +71,14 @@ int echo_main(int argc, char** argv) {
   if (cfg.has("output_dir")) tt::config::save_as_given(cfg, cfg.get_string("output_dir"));
   if (cfg.has("greeting")) {
     Greeting g = tt::config::instantiate<Greeting>(cfg, "greeting", tt::config::Node::map());
-    for (int64_t i = 0; i < g.times; ++i) std::cout << (g.loud ? "HELLO " : "hello ") << g.text << "\n";
+    for (int64_t i = 0; i < g.times; ++i)
+      std::cout << (g.loud ? "HELLO " : "hello ") << g.text << "\n";
   }
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) { return tt::run_main("echo_recipe", echo_main, argc, argv); }
+int main(int argc, char** argv) {
+  return tt::run_main("echo_recipe", echo_main, argc, argv);
+}

@@ -10,7 +10,7 @@ int tt_fuzz_safetensors(const uint8_t* data, size_t size) {
   static const std::string path = tt::fuzz::scratch_path("input.safetensors");
   tt::fuzz::write_file(path, data, size);
   tt::fuzz::run_one("SafetensorsFile", [&] {
-    tt::SafetensorsFile file(path);
+    tt::checkpointing::SafetensorsFile file(path);
     FUZZ_CHECK(size >= 8);
     uint64_t header = 0;
     for (int i = 7; i >= 0; --i) header = (header << 8) | data[i];

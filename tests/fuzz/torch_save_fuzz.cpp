@@ -50,7 +50,7 @@ int tt_fuzz_torch_save(const uint8_t* data, size_t size) {
   static const std::string path = tt::fuzz::scratch_path("input.pt");
   tt::fuzz::write_file(path, data, size);
   tt::fuzz::run_one("load_torch_file", [&] {
-    tt::PickleValue root = tt::load_torch_file(path);
+    tt::PickleValue root = tt::checkpointing::load_torch_file(path);
     uint64_t sum = walk(root);
     sum += root.repr().size();
     tt::PickleValue copy = root;
@@ -58,7 +58,7 @@ int tt_fuzz_torch_save(const uint8_t* data, size_t size) {
     if (sum == 1) std::fputc(' ', stderr);  // keep the reads
     if (root.is_dict()) {
       tt::fuzz::run_one("load_state_dict_file", [&] {
-        for (const auto& [name, t] : tt::load_state_dict_file(path))
+        for (const auto& [name, t] : tt::checkpointing::load_state_dict_file(path))
           FUZZ_CHECK(root.find(name) != nullptr);
       });
     }

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/common/temp_dir.h"
 #include "tests/unit/test_util.h"
 #include "torchtune_cpp/checkpointing/checkpointer.h"
 #include "torchtune_cpp/checkpointing/safetensors.h"
@@ -30,26 +31,11 @@ const std::string kAssets = std::string(TT_SOURCE_DIR) + "/tests/assets/golden/"
 const std::string kFixtures = kAssets + "checkpointing/";
 const std::string kHfSingle = kAssets + "llama/hf_mha";
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("tt_checkpointer_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& s) const { return (path_ / s).string(); }
+using tt::testing::TempDir;
 
- private:
-  fs::path path_;
-};
-
-CheckpointerOptions options(const std::string& dir, std::vector<std::string> files,
-                            const std::string& out) {
-  CheckpointerOptions o;
+checkpointing::CheckpointerOptions options(const std::string& dir, std::vector<std::string> files,
+                                           const std::string& out) {
+  checkpointing::CheckpointerOptions o;
   o.checkpoint_dir = dir;
   o.checkpoint_files.names = std::move(files);
   o.model_type = "LLAMA2";
@@ -69,7 +55,7 @@ void expect_same(const StateDict& a, const StateDict& b, const std::string& what
 }
 
 StateDict reference_tune() {
-  return load_state_dict_file(kFixtures + "torchtune/model.pt");
+  return checkpointing::load_state_dict_file(kFixtures + "torchtune/model.pt");
 }
 
 std::vector<std::string> files_in(const std::string& dir) {
@@ -90,34 +76,37 @@ TEST(Checkpointer, EveryFormatLoadsToTheSameTuneTensors) {
   StateDict ref = reference_tune();
   ASSERT_EQ(ref.size(), 21u);
   {
-    FullModelHFCheckpointer c(options(kHfSingle, {"model.safetensors"}, out / "a"));
+    checkpointing::FullModelHFCheckpointer c(
+        options(kHfSingle, {"model.safetensors"}, out.file("a")));
     EXPECT_EQ(c.config().head_dim, 16);
     EXPECT_DOUBLE_EQ(c.config().rope_theta, 10000.0);
     expect_same(c.load_checkpoint().model, ref, "hf single safetensors");
   }
   {
-    FullModelHFCheckpointer c(options(
+    checkpointing::FullModelHFCheckpointer c(options(
         kFixtures + "hf_st_2shard",
-        {"model-00002-of-00002.safetensors", "model-00001-of-00002.safetensors"}, out / "b"));
-    CheckpointDict d = c.load_checkpoint();
+        {"model-00002-of-00002.safetensors", "model-00001-of-00002.safetensors"}, out.file("b")));
+    checkpointing::CheckpointDict d = c.load_checkpoint();
     expect_same(d.model, ref, "hf 2-shard safetensors");
     EXPECT_FALSE(d.recipe_state.has_value());
   }
   {
-    CheckpointerOptions o = options(kFixtures + "hf_bin_2shard", {}, out / "c");
+    checkpointing::CheckpointerOptions o = options(kFixtures + "hf_bin_2shard", {}, out.file("c"));
     o.checkpoint_files.formatted = true;
     o.checkpoint_files.filename_format = "pytorch_model-{}-of-{}.bin";
     o.checkpoint_files.max_filename = "00002";
-    FullModelHFCheckpointer c(o);
+    checkpointing::FullModelHFCheckpointer c(o);
     expect_same(c.load_checkpoint().model, ref, "hf 2-shard .bin (inv_freq dropped)");
     EXPECT_EQ(c.weight_map().size(), 22u);  // the inv_freq buffer stays in the map
   }
   {
-    FullModelMetaCheckpointer c(options(kFixtures + "meta", {"consolidated.00.pth"}, out / "d"));
+    checkpointing::FullModelMetaCheckpointer c(
+        options(kFixtures + "meta", {"consolidated.00.pth"}, out.file("d")));
     expect_same(c.load_checkpoint().model, ref, "meta");
   }
   {
-    FullModelTorchTuneCheckpointer c(options(kFixtures + "torchtune", {"model.pt"}, out / "e"));
+    checkpointing::FullModelTorchTuneCheckpointer c(
+        options(kFixtures + "torchtune", {"model.pt"}, out.file("e")));
     expect_same(c.load_checkpoint().model, ref, "torchtune");
   }
 }
@@ -128,11 +117,11 @@ void expect_shards_reproduced(const std::string& src_dir, const std::string& out
                               const std::vector<std::pair<std::string, std::string>>& in_out) {
   for (const auto& [in_name, out_name] : in_out) {
     StateDict in = in_name.size() > 12 && in_name.substr(in_name.size() - 12) == ".safetensors"
-                       ? SafetensorsFile(src_dir + "/" + in_name).state_dict()
-                       : load_state_dict_file(src_dir + "/" + in_name);
+                       ? checkpointing::SafetensorsFile(src_dir + "/" + in_name).state_dict()
+                       : checkpointing::load_state_dict_file(src_dir + "/" + in_name);
     StateDict out = out_name.substr(out_name.size() - 12) == ".safetensors"
-                        ? SafetensorsFile(out_dir + "/" + out_name).state_dict()
-                        : load_state_dict_file(out_dir + "/" + out_name);
+                        ? checkpointing::SafetensorsFile(out_dir + "/" + out_name).state_dict()
+                        : checkpointing::load_state_dict_file(out_dir + "/" + out_name);
     in.erase(std::remove_if(in.begin(), in.end(),
                             [](const NamedTensor& nt) {
                               return nt.first.find("inv_freq") != std::string::npos;
@@ -145,11 +134,11 @@ void expect_shards_reproduced(const std::string& src_dir, const std::string& out
 TEST(Checkpointer, HfSafetensorsRoundTripKeepsPartitionAndNames) {
   TempDir out;
   const std::string src = kFixtures + "hf_st_2shard";
-  FullModelHFCheckpointer c(options(
+  checkpointing::FullModelHFCheckpointer c(options(
       src, {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}, out.str()));
-  CheckpointDict d = c.load_checkpoint();
+  checkpointing::CheckpointDict d = c.load_checkpoint();
   c.save_checkpoint(d.model, 0, false, nullptr);
-  const std::string epoch = out / "epoch_0";
+  const std::string epoch = out.file("epoch_0");
   EXPECT_EQ(files_in(epoch),
             (std::vector<std::string>{"config.json", "model-00001-of-00002.safetensors",
                                       "model-00002-of-00002.safetensors",
@@ -161,7 +150,7 @@ TEST(Checkpointer, HfSafetensorsRoundTripKeepsPartitionAndNames) {
   // The index equals the input's (same keys, files and total size).
   EXPECT_EQ(read_json(epoch + "/model.safetensors.index.json"),
             read_json(src + "/model.safetensors.index.json"));
-  EXPECT_FALSE(fs::exists(out / "recipe_state"));
+  EXPECT_FALSE(fs::exists(out.file("recipe_state")));
   // Nothing but epoch_0 is left in output_dir (no staging folders).
   EXPECT_EQ(std::distance(fs::directory_iterator(out.str()), fs::directory_iterator()), 1);
 }
@@ -169,20 +158,20 @@ TEST(Checkpointer, HfSafetensorsRoundTripKeepsPartitionAndNames) {
 TEST(Checkpointer, HfBinRoundTripWithIndexAndSideFiles) {
   TempDir out;
   const std::string src = kFixtures + "hf_bin_2shard";
-  CheckpointerOptions o = options(
+  checkpointing::CheckpointerOptions o = options(
       src, {"pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"}, out.str());
   o.safe_serialization = false;
-  FullModelHFCheckpointer c(o);
-  CheckpointDict d = c.load_checkpoint();
+  checkpointing::FullModelHFCheckpointer c(o);
+  checkpointing::CheckpointDict d = c.load_checkpoint();
   PickleValue state = PickleValue::dict({{PickleValue("seed"), PickleValue(int64_t{7})},
                                          {PickleValue("epochs_run"), PickleValue(int64_t{1})}});
   c.save_checkpoint(d.model, 0, true, &state);
-  const std::string epoch = out / "epoch_0";
-  EXPECT_EQ(files_in(epoch),
-            (std::vector<std::string>{"config.json", "generation_config.json",
-                                      "model-00001-of-00002.bin", "model-00002-of-00002.bin",
-                                      "original/params.json", "pytorch_model.bin.index.json",
-                                      "recipe_state.pt"}));
+  const std::string epoch = out.file("epoch_0");
+  EXPECT_EQ(
+      files_in(epoch),
+      (std::vector<std::string>{"config.json", "generation_config.json", "model-00001-of-00002.bin",
+                                "model-00002-of-00002.bin", "original/params.json",
+                                "pytorch_model.bin.index.json", "recipe_state.pt"}));
   expect_shards_reproduced(src, epoch,
                            {{"pytorch_model-00001-of-00002.bin", "model-00001-of-00002.bin"},
                             {"pytorch_model-00002-of-00002.bin", "model-00002-of-00002.bin"}});
@@ -208,16 +197,16 @@ TEST(Checkpointer, HfBinRoundTripWithIndexAndSideFiles) {
       if (!(k.is_string() && k.to_string() == "torchtune_cpp_saved_at_ns")) out.set(k, x);
     return out;
   };
-  PickleValue written = load_torch_file(out / "recipe_state/recipe_state.pt");
+  PickleValue written = checkpointing::load_torch_file(out.file("recipe_state/recipe_state.pt"));
   ASSERT_NE(written.find("torchtune_cpp_saved_at_ns"), nullptr);
   EXPECT_TRUE(written.at("torchtune_cpp_saved_at_ns").is_int());
   EXPECT_EQ(without_save_time(written), state);
-  CheckpointerOptions r = options(
+  checkpointing::CheckpointerOptions r = options(
       src, {"epoch_0/model-00001-of-00002.bin", "epoch_0/model-00002-of-00002.bin"}, out.str());
   r.resume_from_checkpoint = true;  // deprecated spelling still resumes
-  FullModelHFCheckpointer resumed(r);
+  checkpointing::FullModelHFCheckpointer resumed(r);
   EXPECT_TRUE(resumed.should_load_recipe_state());
-  CheckpointDict back = resumed.load_checkpoint();
+  checkpointing::CheckpointDict back = resumed.load_checkpoint();
   expect_same(back.model, d.model, "resumed");
   ASSERT_TRUE(back.recipe_state.has_value());
   EXPECT_EQ(without_save_time(*back.recipe_state), state);
@@ -227,19 +216,22 @@ TEST(Checkpointer, MetaAndTorchTuneRoundTrip) {
   TempDir out;
   {
     const std::string src = kFixtures + "meta";
-    FullModelMetaCheckpointer c(options(src, {"consolidated.00.pth"}, out / "meta"));
+    checkpointing::FullModelMetaCheckpointer c(
+        options(src, {"consolidated.00.pth"}, out.file("meta")));
     c.save_checkpoint(c.load_checkpoint().model, 2, false, nullptr);
-    EXPECT_EQ(files_in(out / "meta/epoch_2"),
+    EXPECT_EQ(files_in(out.file("meta/epoch_2")),
               (std::vector<std::string>{"model-00001-of-00001.bin", "params.json"}));
-    expect_same(load_state_dict_file(src + "/consolidated.00.pth"),
-                load_state_dict_file(out / "meta/epoch_2/model-00001-of-00001.bin"), "meta");
+    expect_same(
+        checkpointing::load_state_dict_file(src + "/consolidated.00.pth"),
+        checkpointing::load_state_dict_file(out.file("meta/epoch_2/model-00001-of-00001.bin")),
+        "meta");
   }
   {
     const std::string src = kFixtures + "torchtune";
-    FullModelTorchTuneCheckpointer c(options(src, {"model.pt"}, out / "tune"));
+    checkpointing::FullModelTorchTuneCheckpointer c(options(src, {"model.pt"}, out.file("tune")));
     StateDict sd = c.load_checkpoint().model;
     c.save_checkpoint(sd, 0, false, nullptr);
-    const auto plain_size = fs::file_size(out / "tune/epoch_0/model-00001-of-00001.bin");
+    const auto plain_size = fs::file_size(out.file("tune/epoch_0/model-00001-of-00001.bin"));
     // Parameters that view one flat buffer are saved each with its own storage.
     int64_t total = 0;
     for (const auto& nt : sd) total += nt.second.numel();
@@ -253,26 +245,30 @@ TEST(Checkpointer, MetaAndTorchTuneRoundTrip) {
       offset += t.numel();
     }
     c.save_checkpoint(views, 0, false, nullptr);
-    EXPECT_EQ(fs::file_size(out / "tune/epoch_0/model-00001-of-00001.bin"), plain_size);
-    expect_same(load_state_dict_file(src + "/model.pt"),
-                load_state_dict_file(out / "tune/epoch_0/model-00001-of-00001.bin"), "views");
+    EXPECT_EQ(fs::file_size(out.file("tune/epoch_0/model-00001-of-00001.bin")), plain_size);
+    expect_same(
+        checkpointing::load_state_dict_file(src + "/model.pt"),
+        checkpointing::load_state_dict_file(out.file("tune/epoch_0/model-00001-of-00001.bin")),
+        "views");
     // One small view of the buffer: the file holds that tensor's bytes, not the buffer.
     const NamedTensor& norm = *std::find_if(
         views.begin(), views.end(), [](const NamedTensor& nt) { return nt.first == "norm.scale"; });
     c.save_checkpoint({norm}, 0, false, nullptr);
-    EXPECT_LT(fs::file_size(out / "tune/epoch_0/model-00001-of-00001.bin"), 64u * 1024);
+    EXPECT_LT(fs::file_size(out.file("tune/epoch_0/model-00001-of-00001.bin")), 64u * 1024);
     // A second save of the same epoch replaces the folder whole.
     c.save_checkpoint(sd, 0, false, nullptr);
-    EXPECT_EQ(files_in(out / "tune/epoch_0"),
+    EXPECT_EQ(files_in(out.file("tune/epoch_0")),
               (std::vector<std::string>{"model-00001-of-00001.bin"}));
-    expect_same(load_state_dict_file(src + "/model.pt"),
-                load_state_dict_file(out / "tune/epoch_0/model-00001-of-00001.bin"), "torchtune");
+    expect_same(
+        checkpointing::load_state_dict_file(src + "/model.pt"),
+        checkpointing::load_state_dict_file(out.file("tune/epoch_0/model-00001-of-00001.bin")),
+        "torchtune");
   }
 }
 
 TEST(Checkpointer, FailedSaveLeavesNoEpochFolder) {
   TempDir out;
-  FullModelHFCheckpointer c(options(kHfSingle, {"model.safetensors"}, out.str()));
+  checkpointing::FullModelHFCheckpointer c(options(kHfSingle, {"model.safetensors"}, out.str()));
   StateDict sd = c.load_checkpoint().model;
   sd.emplace_back("layers.9.attn.q_proj.weight", at::zeros({64, 64}));  // not in the input
   expect_error([&] { c.save_checkpoint(sd, 0, false, nullptr); },
@@ -282,133 +278,146 @@ TEST(Checkpointer, FailedSaveLeavesNoEpochFolder) {
   // tensor) removes the partial folder and leaves an earlier complete epoch_0 untouched.
   sd.pop_back();
   c.save_checkpoint(sd, 0, false, nullptr);
-  const auto before = files_in(out / "epoch_0");
+  const auto before = files_in(out.file("epoch_0"));
   sd.back().second = at::zeros(sd.back().second.sizes(), at::kComplexFloat);
   expect_error([&] { c.save_checkpoint(sd, 0, false, nullptr); }, {});
   EXPECT_EQ(std::distance(fs::directory_iterator(out.str()), fs::directory_iterator()), 1);
-  EXPECT_EQ(files_in(out / "epoch_0"), before);
+  EXPECT_EQ(files_in(out.file("epoch_0")), before);
   sd.pop_back();
-  expect_shards_reproduced(kHfSingle, out / "epoch_0",
+  expect_shards_reproduced(kHfSingle, out.file("epoch_0"),
                            {{"model.safetensors", "model-00001-of-00001.safetensors"}});
 }
 
 TEST(Checkpointer, OutputsLoadInTransformersAndTorchLoad) {
   TempDir out;
-  FullModelHFCheckpointer hf(options(kHfSingle, {"model.safetensors"}, out / "hf"));
+  checkpointing::FullModelHFCheckpointer hf(
+      options(kHfSingle, {"model.safetensors"}, out.file("hf")));
   hf.save_checkpoint(hf.load_checkpoint().model, 0, false, nullptr);
-  CheckpointerOptions o = options(
+  checkpointing::CheckpointerOptions o = options(
       kFixtures + "hf_st_2shard",
-      {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}, out / "hfbin");
+      {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}, out.file("hfbin"));
   o.safe_serialization = false;
-  FullModelHFCheckpointer hfbin(o);
+  checkpointing::FullModelHFCheckpointer hfbin(o);
   hfbin.save_checkpoint(hfbin.load_checkpoint().model, 0, false, nullptr);
-  FullModelMetaCheckpointer meta(
-      options(kFixtures + "meta", {"consolidated.00.pth"}, out / "meta"));
+  checkpointing::FullModelMetaCheckpointer meta(
+      options(kFixtures + "meta", {"consolidated.00.pth"}, out.file("meta")));
   meta.save_checkpoint(meta.load_checkpoint().model, 0, false, nullptr);
-  FullModelTorchTuneCheckpointer tune(options(kFixtures + "torchtune", {"model.pt"}, out / "tune"));
+  checkpointing::FullModelTorchTuneCheckpointer tune(
+      options(kFixtures + "torchtune", {"model.pt"}, out.file("tune")));
   PickleValue state = PickleValue::dict({{PickleValue("seed"), PickleValue(int64_t{1})}});
   tune.save_checkpoint(tune.load_checkpoint().model, 0, true, &state);
   const std::string command = std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR +
                               "/tests/interop/check_saved_checkpoint.py " + kHfSingle +
-                              "/reference_fp32.safetensors " + (out / "hf/epoch_0") + " " +
-                              (out / "hfbin/epoch_0") + " " +
-                              (out / "hfbin/epoch_0/model-00001-of-00002.bin") + " " +
-                              (out / "meta/epoch_0/model-00001-of-00001.bin") + " " +
-                              (out / "tune/epoch_0/model-00001-of-00001.bin") + " " +
-                              (out / "tune/recipe_state/recipe_state.pt");
+                              "/reference_fp32.safetensors " + (out.file("hf/epoch_0")) + " " +
+                              (out.file("hfbin/epoch_0")) + " " +
+                              (out.file("hfbin/epoch_0/model-00001-of-00002.bin")) + " " +
+                              (out.file("meta/epoch_0/model-00001-of-00001.bin")) + " " +
+                              (out.file("tune/epoch_0/model-00001-of-00001.bin")) + " " +
+                              (out.file("tune/recipe_state/recipe_state.pt"));
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
 }
 
 TEST(Checkpointer, TorchtuneErrors) {
   TempDir out;
   expect_error(
-      [&] { FullModelHFCheckpointer(options(kHfSingle, {"missing.safetensors"}, out.str())); },
+      [&] {
+        checkpointing::FullModelHFCheckpointer(
+            options(kHfSingle, {"missing.safetensors"}, out.str()));
+      },
       {"No file with name: missing.safetensors found in", kHfSingle});
-  expect_error([&] { FullModelMetaCheckpointer(options(kHfSingle + "/nope", {"a"}, out.str())); },
-               {"is not a valid directory."});
   expect_error(
       [&] {
-        FullModelHFCheckpointer(options(kHfSingle, {"model.safetensors"}, kHfSingle + "/out"));
+        checkpointing::FullModelMetaCheckpointer(options(kHfSingle + "/nope", {"a"}, out.str()));
+      },
+      {"is not a valid directory."});
+  expect_error(
+      [&] {
+        checkpointing::FullModelHFCheckpointer(
+            options(kHfSingle, {"model.safetensors"}, kHfSingle + "/out"));
       },
       {"The output directory cannot be the same as or a subdirectory of the checkpoint directory"});
   expect_error(
       [&] {
-        FullModelTorchTuneCheckpointer(
+        checkpointing::FullModelTorchTuneCheckpointer(
             options(kFixtures + "torchtune", {"model.pt"}, kFixtures + "torchtune"));
       },
       {"cannot be the same as"});
   expect_error(
       [&] {
-        FullModelMetaCheckpointer(
+        checkpointing::FullModelMetaCheckpointer(
             options(kFixtures + "meta", {"consolidated.00.pth", "consolidated.01.pth"}, out.str()));
       },
       {"Currently we only support reading from a single checkpoint file. Got 2 files instead."});
   {
-    CheckpointerOptions o = options(kHfSingle, {"model.safetensors"}, out.str());
+    checkpointing::CheckpointerOptions o = options(kHfSingle, {"model.safetensors"}, out.str());
     o.adapter_checkpoint = "adapter_0.pt";
-    expect_error([&] { FullModelHFCheckpointer{o}; }, {"adapter_checkpoint", "not supported"});
+    expect_error([&] { checkpointing::FullModelHFCheckpointer{o}; },
+                 {"adapter_checkpoint", "not supported"});
   }
   {
-    CheckpointerOptions o = options(kHfSingle, {"model.safetensors"}, out.str());
+    checkpointing::CheckpointerOptions o = options(kHfSingle, {"model.safetensors"}, out.str());
     o.model_type = "llama2";
-    expect_error([&] { FullModelHFCheckpointer{o}; }, {"not a torchtune ModelType", "LLAMA2"});
+    expect_error([&] { checkpointing::FullModelHFCheckpointer{o}; },
+                 {"not a torchtune ModelType", "LLAMA2"});
     o.model_type = "MISTRAL";  // the same conversion as LLAMA2
-    EXPECT_NO_THROW(FullModelHFCheckpointer{o});
+    EXPECT_NO_THROW(checkpointing::FullModelHFCheckpointer{o});
     o.model_type = "LLAMA3_2";
-    expect_error([&] { FullModelHFCheckpointer{o}; }, {"not supported"});
+    expect_error([&] { checkpointing::FullModelHFCheckpointer{o}; }, {"not supported"});
   }
   {
     // Resuming with nothing in output_dir: no listed files there, no complete checkpoint.
-    CheckpointerOptions o = options(kHfSingle, {"model.safetensors"}, out.str());
+    checkpointing::CheckpointerOptions o = options(kHfSingle, {"model.safetensors"}, out.str());
     o.should_load_recipe_state = true;
-    expect_error([&] { FullModelHFCheckpointer{o}; }, {"nothing to resume from", out.str()});
+    expect_error([&] { checkpointing::FullModelHFCheckpointer{o}; },
+                 {"nothing to resume from", out.str()});
     // torchtune's convention (files listed under output_dir) without the recipe state file.
-    std::filesystem::copy_file(kHfSingle + "/model.safetensors", out / "model.safetensors");
-    expect_error([&] { FullModelHFCheckpointer{o}; },
+    std::filesystem::copy_file(kHfSingle + "/model.safetensors", out.file("model.safetensors"));
+    expect_error([&] { checkpointing::FullModelHFCheckpointer{o}; },
                  {"If should_load_recipe_state is True, recipe_checkpoint file must be provided."});
   }
-  CheckpointFiles f;
+  checkpointing::CheckpointFiles f;
   f.formatted = true;
   f.filename_format = "model-{}-of-{}.safetensors";
   f.max_filename = "00003";
-  EXPECT_EQ(formatted_checkpoint_files(f),
+  EXPECT_EQ(checkpointing::formatted_checkpoint_files(f),
             (std::vector<std::string>{"model-00001-of-00003.safetensors",
                                       "model-00002-of-00003.safetensors",
                                       "model-00003-of-00003.safetensors"}));
   f.max_filename_is_string = false;
-  expect_error([&] { formatted_checkpoint_files(f); }, {"`max_filename` must be a string"});
+  expect_error([&] { checkpointing::formatted_checkpoint_files(f); },
+               {"`max_filename` must be a string"});
   f.max_filename_is_string = true;
   f.filename_format = "model-{}.safetensors";
-  expect_error([&] { formatted_checkpoint_files(f); }, {"exactly two placeholders"});
+  expect_error([&] { checkpointing::formatted_checkpoint_files(f); }, {"exactly two placeholders"});
   f.max_filename.clear();
-  expect_error([&] { formatted_checkpoint_files(f); },
+  expect_error([&] { checkpointing::formatted_checkpoint_files(f); },
                {"Must pass 'filename_format' and 'max_filename'"});
 }
 
 TEST(Checkpointer, TruncatedShardNamesTheFile) {
   TempDir in, out;
-  fs::copy_file(kFixtures + "hf_st_2shard/config.json", in / "config.json");
+  fs::copy_file(kFixtures + "hf_st_2shard/config.json", in.file("config.json"));
   for (const char* name : {"model-00001-of-00002.safetensors", "model-00002-of-00002.bin"}) {
     std::string src = std::string(name).find(".bin") != std::string::npos
                           ? kFixtures + "hf_bin_2shard/pytorch_model-00002-of-00002.bin"
                           : kFixtures + "hf_st_2shard/" + name;
-    fs::copy_file(src, in / name);
-    fs::resize_file(in / name, fs::file_size(in / name) / 2);
-    FullModelHFCheckpointer c(options(in.str(), {name}, out.str()));
+    fs::copy_file(src, in.file(name));
+    fs::resize_file(in.file(name), fs::file_size(in.file(name)) / 2);
+    checkpointing::FullModelHFCheckpointer c(options(in.str(), {name}, out.str()));
     expect_error([&] { c.load_checkpoint(); }, {name});
   }
-  std::ofstream(in / "bad.pt") << "not a zip";
-  FullModelTorchTuneCheckpointer t(options(in.str(), {"bad.pt"}, out.str()));
+  std::ofstream(in.file("bad.pt")) << "not a zip";
+  checkpointing::FullModelTorchTuneCheckpointer t(options(in.str(), {"bad.pt"}, out.str()));
   expect_error([&] { t.load_checkpoint(); }, {"bad.pt"});
 }
 
 config::Config config_from(const TempDir& dir, const std::string& yaml) {
-  std::ofstream(dir / "test.yaml") << yaml;
-  return config::Config::load(dir / "test.yaml");
+  std::ofstream(dir.file("test.yaml")) << yaml;
+  return config::Config::load(dir.file("test.yaml"));
 }
 
 TEST(Checkpointer, BuiltFromConfigWithCallSiteKeyword) {
-  register_checkpointers();
+  checkpointing::register_checkpointers();
   TempDir out, cfg_dir;
   for (const char* name :
        {"torchtune.training.FullModelHFCheckpointer", "torchtune.utils.FullModelHFCheckpointer"}) {
@@ -420,7 +429,7 @@ TEST(Checkpointer, BuiltFromConfigWithCallSiteKeyword) {
     config::Config cfg = config_from(cfg_dir, yaml);
     config::Node kw = config::Node::map();
     kw.set("should_load_recipe_state", config::Node::scalar("False"));
-    auto c = config::instantiate<CheckpointerPtr>(cfg, "checkpointer", kw);
+    auto c = config::instantiate<checkpointing::CheckpointerPtr>(cfg, "checkpointer", kw);
     EXPECT_EQ(c->checkpoint_paths().size(), 2u);
     EXPECT_EQ(c->load_checkpoint().model.size(), 21u);
   }
@@ -435,13 +444,13 @@ TEST(Checkpointer, BuiltFromConfigWithCallSiteKeyword) {
   // Meta has no safe_serialization keyword, as in torchtune.
   expect_error(
       [&] {
-        config::instantiate<CheckpointerPtr>(config_from(cfg_dir, yaml), "checkpointer",
-                                             config::Node::map());
+        config::instantiate<checkpointing::CheckpointerPtr>(config_from(cfg_dir, yaml),
+                                                            "checkpointer", config::Node::map());
       },
       {"safe_serialization"});
   yaml = yaml.substr(0, yaml.find("  safe_serialization"));
-  auto meta = config::instantiate<CheckpointerPtr>(config_from(cfg_dir, yaml), "checkpointer",
-                                                   config::Node::map());
+  auto meta = config::instantiate<checkpointing::CheckpointerPtr>(
+      config_from(cfg_dir, yaml), "checkpointer", config::Node::map());
   EXPECT_EQ(meta->load_checkpoint().model.size(), 21u);
   // An unquoted max_filename is an int in YAML: torchtune's error.
   yaml = std::string(
@@ -453,8 +462,8 @@ TEST(Checkpointer, BuiltFromConfigWithCallSiteKeyword) {
          out.str() + "\n";
   expect_error(
       [&] {
-        config::instantiate<CheckpointerPtr>(config_from(cfg_dir, yaml), "checkpointer",
-                                             config::Node::map());
+        config::instantiate<checkpointing::CheckpointerPtr>(config_from(cfg_dir, yaml),
+                                                            "checkpointer", config::Node::map());
       },
       {"`max_filename` must be a string"});
 }

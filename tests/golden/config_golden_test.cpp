@@ -22,8 +22,10 @@ using nlohmann::json;
 
 // Where torchtune_cpp deliberately differs from torchtune 0.6.1.
 const std::map<std::string, std::string> kIntendedDifferences = {
-    {"delete_component_node", "both refuse; we say 'Removing components from CLI is not supported'"},
-    {"max_filename_none", "torchtune's '!!str !!null' rewrite is a YAML syntax error; we read null"},
+    {"delete_component_node",
+     "both refuse; we say 'Removing components from CLI is not supported'"},
+    {"max_filename_none",
+     "torchtune's '!!str !!null' rewrite is a YAML syntax error; we read null"},
 };
 
 // Messages torchtune defines itself (rather than OmegaConf or PyYAML): we match their text.
@@ -69,7 +71,8 @@ std::string diff(const json& want, const json& got, const std::string& path) {
     std::vector<std::string> wk, gk;
     for (auto it = want.begin(); it != want.end(); ++it) wk.push_back(it.key());
     for (auto it = got.begin(); it != got.end(); ++it) gk.push_back(it.key());
-    if (wk != gk) return path + ": keys differ: want " + json(wk).dump() + " got " + json(gk).dump();
+    if (wk != gk)
+      return path + ": keys differ: want " + json(wk).dump() + " got " + json(gk).dump();
     for (const auto& k : wk) {
       std::string d = diff(want[k], got[k], path + "." + k);
       if (!d.empty()) return d;
@@ -87,7 +90,6 @@ std::string diff(const json& want, const json& got, const std::string& path) {
   if (want != got) return path + ": want " + want.dump() + " got " + got.dump();
   return "";
 }
-
 
 // nlohmann::json sorts object keys; key order matters here, so fixtures are read ordered.
 using ordered = nlohmann::ordered_json;

@@ -39,7 +39,7 @@ llama2::TokenizerPtr tokenizer(const json& c) {
     max_seq_len = c["max_seq_len"].get<int64_t>();
   const std::string path = kRoot + "/" + fixture()["tokenizer"].get<std::string>();
   if (c.contains("prompt_template") && c["prompt_template"].is_null())
-    return std::make_shared<llama2::Llama2Tokenizer>(path, max_seq_len, PromptTemplate{});
+    return std::make_shared<llama2::Llama2Tokenizer>(path, max_seq_len, modules::PromptTemplate{});
   return std::make_shared<llama2::Llama2Tokenizer>(path, max_seq_len);
 }
 
@@ -114,7 +114,7 @@ TEST(DataGolden, PaddedCollateMatchesTorchtune) {
   for (const json& c : fixture()["collate"]) {
     std::vector<Sample> batch;
     for (int64_t i : ids(c["indices"])) batch.push_back(ds->get(i));
-    SftBatch b = padded_collate_sft(batch, 0, kIgnoreIndex);
+    SftBatch b = padded_collate_sft(batch, 0, modules::kIgnoreIndex);
     EXPECT_TRUE(at::equal(b.tokens, tensor_2d(c["tokens"]))) << c["indices"].dump();
     EXPECT_TRUE(at::equal(b.labels, tensor_2d(c["labels"]))) << c["indices"].dump();
   }

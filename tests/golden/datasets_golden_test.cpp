@@ -18,9 +18,9 @@
 #include "torchtune_cpp/config/yaml_io.h"
 #include "torchtune_cpp/data/builders.h"
 #include "torchtune_cpp/data/concat.h"
+#include "torchtune_cpp/data/local_files.h"
 #include "torchtune_cpp/data/packed.h"
 #include "torchtune_cpp/data/text_completion.h"
-#include "torchtune_cpp/data/local_files.h"
 #include "torchtune_cpp/models/llama2/tokenizer.h"
 #include "torchtune_cpp/utils/check.h"
 
@@ -54,14 +54,16 @@ DatasetPtr build(const json& dataset_config, const json& max_seq_len) {
     for (auto& c : cfg_json) rebase(c);
   else
     rebase(cfg_json);
-  config::Config cfg(config::parse_yaml("dataset: " + cfg_json.dump() + "\n", "datasets.json"), "datasets.json");
+  config::Config cfg(config::parse_yaml("dataset: " + cfg_json.dump() + "\n", "datasets.json"),
+                     "datasets.json");
   auto tok = tokenizer(max_seq_len);
   if (!cfg_json.is_array())
-    return config::instantiate<DatasetPtr, llama2::TokenizerPtr>(cfg, "dataset", config::Node::map(), tok);
+    return config::instantiate<DatasetPtr, modules::ModelTokenizerPtr>(cfg, "dataset",
+                                                                       config::Node::map(), tok);
   std::vector<DatasetPtr> parts;
   for (size_t i = 0; i < cfg_json.size(); ++i)
-    parts.push_back(config::instantiate<DatasetPtr, llama2::TokenizerPtr>(cfg, str("dataset.", i),
-                                                                          config::Node::map(), tok));
+    parts.push_back(config::instantiate<DatasetPtr, modules::ModelTokenizerPtr>(
+        cfg, str("dataset.", i), config::Node::map(), tok));
   return std::make_shared<ConcatDataset>(std::move(parts));
 }
 
@@ -98,19 +100,26 @@ TEST(DatasetsGolden, EveryCaseEqualsTorchtune) {
 const std::map<std::string, std::vector<std::string>> kExpected = {
     {"jsonl_malformed_line", {"instruct_malformed.jsonl:2"}},
     {"jsonl_record_missing_mapped_column", {"instruct_missing_column.jsonl:2", "'answer'"}},
-    {"csv_record_empty_mapped_value", {"instruct_missing_value.csv:3", "'answer'", "empty or missing"}},
+    {"csv_record_empty_mapped_value",
+     {"instruct_missing_value.csv:3", "'answer'", "empty or missing"}},
     {"column_map_names_absent_column", {"instruct_qa.jsonl:1", "'response'", "column_map"}},
-    {"column_map_without_output_key", {"dataset.column_map", "Expected a key of 'output' in column_map"}},
+    {"column_map_without_output_key",
+     {"dataset.column_map", "Expected a key of 'output' in column_map"}},
     {"default_columns_absent", {"instruct_qa.jsonl:1", "'input'", "column_map"}},
-    {"sharegpt_empty_conversation", {"chat_empty_conversation.json", "Messages must be at least length 2, but got 0 messages"}},
+    {"sharegpt_empty_conversation",
+     {"chat_empty_conversation.json", "Messages must be at least length 2, but got 0 messages"}},
     {"sharegpt_unknown_role", {"chat_unknown_role.json", "'bot'", "human"}},
-    {"openai_invalid_turn_orders", {"chat_invalid_turns.jsonl:2", "Messages must be at least length 2, but got 1 messages"}},
-    {"chat_unsupported_style", {"dataset.conversation_style", "Unsupported conversation style: chatml"}},
+    {"openai_invalid_turn_orders",
+     {"chat_invalid_turns.jsonl:2", "Messages must be at least length 2, but got 1 messages"}},
+    {"chat_unsupported_style",
+     {"dataset.conversation_style", "Unsupported conversation style: chatml"}},
     {"chat_missing_conversation_column", {"conversation_column"}},
     {"sharegpt_wrong_column", {"chat_sharegpt.json", "'messages'", "conversation_column"}},
     {"text_column_absent", {"text_docs.jsonl:1", "'body'"}},
-    {"packed_without_max_seq_len", {"dataset.packed", "PackedDataset requires a max_seq_len to be set on the tokenizer"}},
-    {"concat_mixed_packed", {"ConcatDataset can't process a mix of packed and non-packed datasets."}},
+    {"packed_without_max_seq_len",
+     {"dataset.packed", "PackedDataset requires a max_seq_len to be set on the tokenizer"}},
+    {"concat_mixed_packed",
+     {"ConcatDataset can't process a mix of packed and non-packed datasets."}},
 };
 
 TEST(DatasetsGolden, BadInputsAreRejectedWhenTheDatasetIsBuilt) {
@@ -122,12 +131,15 @@ TEST(DatasetsGolden, BadInputsAreRejectedWhenTheDatasetIsBuilt) {
     if (name == "packed_dataset_direct_sample_too_long") {
       // No config reaches this: PackedDataset over untruncated samples, without splitting.
       auto tok = tokenizer(nullptr);
-      TextCompletionDataset text(load_text_file(kRoot + "/tests/assets/data/text_corpus.txt"), "text", true, tok);
+      TextCompletionDataset text(load_text_file(kRoot + "/tests/assets/data/text_corpus.txt"),
+                                 "text", true, tok);
       try {
         PackedDataset(text, 64);
         ADD_FAILURE() << "expected an error";
       } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(c["error"]["message"].get<std::string>()), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(c["error"]["message"].get<std::string>()),
+                  std::string::npos)
+            << e.what();
       }
       ++checked;
       continue;

@@ -27,11 +27,11 @@ std::string fixture(const std::string& model, const std::string& file) {
 
 struct Fixture {
   llama2::HfShape shape;
-  DecoderArgs args;
+  modules::DecoderArgs args;
   StateDict hf;    // HF keys, file order
   StateDict tune;  // converted by us
-  SafetensorsFile ref;
-  SafetensorsFile tt_ref;
+  checkpointing::SafetensorsFile ref;
+  checkpointing::SafetensorsFile tt_ref;
 
   explicit Fixture(const std::string& name)
       : ref(fixture(name, "reference_fp32.safetensors")),
@@ -39,24 +39,29 @@ struct Fixture {
     std::ifstream in(fixture(name, "config.json"));
     auto c = nlohmann::json::parse(in);
     shape = {c["num_attention_heads"], c["num_key_value_heads"], c["hidden_size"],
-             c.contains("head_dim") ? std::optional<int64_t>(c["head_dim"].get<int64_t>()) : std::nullopt};
+             c.contains("head_dim") ? std::optional<int64_t>(c["head_dim"].get<int64_t>())
+                                    : std::nullopt};
     args = llama2::llama2_args(c["vocab_size"], c["num_hidden_layers"], c["num_attention_heads"],
                                c["num_key_value_heads"].get<int64_t>(), c["hidden_size"],
                                c["max_position_embeddings"], 0.0,
                                c["intermediate_size"].get<int64_t>(), c["rms_norm_eps"]);
-    hf = SafetensorsFile(fixture(name, "model.safetensors")).state_dict();
+    hf = checkpointing::SafetensorsFile(fixture(name, "model.safetensors")).state_dict();
     tune = llama2::hf_to_tune(hf, shape);
   }
 
-  std::shared_ptr<TransformerDecoder> model(at::Device device, at::ScalarType dtype) const {
-    auto m = make_decoder(args, dtype);
-    materialize(*m, device, dtype, &tune, {});
+  std::shared_ptr<modules::TransformerDecoder> model(at::Device device,
+                                                     at::ScalarType dtype) const {
+    auto m = modules::make_decoder(args, dtype);
+    modules::materialize(*m, device, dtype, &tune, {});
     return m;
   }
 };
 
 double max_diff(const at::Tensor& a, const at::Tensor& b) {
-  return (a.to(at::kCPU).to(at::kDouble) - b.to(at::kCPU).to(at::kDouble)).abs().max().item<double>();
+  return (a.to(at::kCPU).to(at::kDouble) - b.to(at::kCPU).to(at::kDouble))
+      .abs()
+      .max()
+      .item<double>();
 }
 
 #define EXPECT_CLOSE(a, b, tol) EXPECT_LE(max_diff((a), (b)), (tol)) << #a << " vs " << #b
@@ -87,13 +92,13 @@ TEST_P(LlamaGolden, WeightConversionMatchesTorchtuneBitForBit) {
 void check_fp32(const Fixture& f, at::Device dev, double tol) {
   auto m = f.model(dev, at::kFloat);
   at::Tensor tokens = f.ref.tensor("tokens").to(dev), labels = f.ref.tensor("labels").to(dev);
-  at::Tensor logits = forward(*m, {tokens});
+  at::Tensor logits = modules::forward(*m, {tokens});
   EXPECT_CLOSE(logits, f.ref.tensor("logits"), tol);
   EXPECT_CLOSE(logits, f.tt_ref.tensor("logits"), tol);
-  at::Tensor loss = cross_entropy(logits, labels);
+  at::Tensor loss = modules::cross_entropy(logits, labels);
   EXPECT_CLOSE(loss, f.ref.tensor("loss"), tol);
   loss.backward();
-  for (auto& [key, p] : named_parameters(*m)) {
+  for (auto& [key, p] : modules::named_parameters(*m)) {
     SCOPED_TRACE(key);
     ASSERT_TRUE(p.grad().defined());
     at::Tensor g_hf = llama2::tune_to_hf_tensor(key, p.grad().cpu(), f.shape);
@@ -105,16 +110,19 @@ void check_fp32(const Fixture& f, at::Device dev, double tol) {
   std::vector<int64_t> lens;
   at::Tensor len_t = f.ref.tensor("packed_seq_lens");
   for (int64_t i = 0; i < len_t.numel(); ++i) lens.push_back(len_t[i].item<int64_t>());
-  EXPECT_TRUE(at::equal(block_causal_mask({lens}), f.tt_ref.tensor("packed_mask")));
-  EXPECT_TRUE(at::equal(packed_input_pos({lens}), f.ref.tensor("packed_input_pos")));
-  ForwardInputs packed{f.ref.tensor("packed_tokens").to(dev), f.tt_ref.tensor("packed_mask").to(dev),
-                       f.ref.tensor("packed_input_pos").to(dev)};
-  at::Tensor packed_logits = forward(*m, packed);
+  EXPECT_TRUE(at::equal(modules::block_causal_mask({lens}), f.tt_ref.tensor("packed_mask")));
+  EXPECT_TRUE(at::equal(modules::packed_input_pos({lens}), f.ref.tensor("packed_input_pos")));
+  modules::ForwardInputs packed{f.ref.tensor("packed_tokens").to(dev),
+                                f.tt_ref.tensor("packed_mask").to(dev),
+                                f.ref.tensor("packed_input_pos").to(dev)};
+  at::Tensor packed_logits = modules::forward(*m, packed);
   EXPECT_CLOSE(packed_logits, f.tt_ref.tensor("packed_logits"), tol);
   EXPECT_CLOSE(packed_logits, f.ref.tensor("packed_logits"), tol);
   // torchtune's CEWithChunkedOutputLoss, and our fused version of it.
-  EXPECT_CLOSE(chunked_cross_entropy(forward_chunked(*m, {tokens}, 8), labels), f.tt_ref.tensor("chunked_loss"), tol);
-  EXPECT_CLOSE(chunked_cross_entropy(forward_chunked(*m, {tokens}, 4), labels), f.tt_ref.tensor("chunked_loss_4"), tol);
+  EXPECT_CLOSE(modules::chunked_cross_entropy(modules::forward_chunked(*m, {tokens}, 8), labels),
+               f.tt_ref.tensor("chunked_loss"), tol);
+  EXPECT_CLOSE(modules::chunked_cross_entropy(modules::forward_chunked(*m, {tokens}, 4), labels),
+               f.tt_ref.tensor("chunked_loss_4"), tol);
 }
 
 // 1e-5 absolute: logits reach ~6 (an fp32 unit in the last place there is 4.8e-7) and our
@@ -135,8 +143,8 @@ void check_bf16(const Fixture& f, at::Device dev) {
   auto m = f.model(dev, at::kBFloat16);
   EXPECT_EQ(m->tok_embeddings.scalar_type(), at::kBFloat16);
   EXPECT_EQ(m->norm.scalar_type(), at::kBFloat16);
-  at::Tensor logits = forward(*m, {f.ref.tensor("tokens").to(dev)});
-  at::Tensor loss = cross_entropy(logits, f.ref.tensor("labels").to(dev));
+  at::Tensor logits = modules::forward(*m, {f.ref.tensor("tokens").to(dev)});
+  at::Tensor loss = modules::cross_entropy(logits, f.ref.tensor("labels").to(dev));
   loss.backward();
   auto compare = [](const std::string& what, const at::Tensor& ours, const at::Tensor& hf,
                     const at::Tensor& ref) {
@@ -145,40 +153,47 @@ void check_bf16(const Fixture& f, at::Device dev) {
                                   << ", transformers bf16 " << e_hf;
   };
   compare("logits", logits.detach(), f.ref.tensor("logits_bf16"), f.ref.tensor("logits"));
-  for (auto& [key, p] : named_parameters(*m)) {
+  for (auto& [key, p] : modules::named_parameters(*m)) {
     const std::string hf_key = llama2::tune_to_hf_key(key);
     at::Tensor g = llama2::tune_to_hf_tensor(key, p.grad().to(at::kCPU).to(at::kFloat), f.shape);
     compare("grad " + key, g, f.ref.tensor("grad_bf16." + hf_key), f.ref.tensor("grad." + hf_key));
   }
 }
 
-TEST_P(LlamaGolden, Bf16ErrorWithinTransformersOwn) { check_bf16(Fixture(GetParam()), at::kCPU); }
+TEST_P(LlamaGolden, Bf16ErrorWithinTransformersOwn) {
+  check_bf16(Fixture(GetParam()), at::kCPU);
+}
 
 TEST_P(LlamaGolden, FusedChunkedLossEqualsChunkedLossAndGradients) {
   Fixture f(GetParam());
   at::Tensor tokens = f.ref.tensor("tokens"), labels = f.ref.tensor("labels");
   auto a = f.model(at::kCPU, at::kFloat);
-  at::Tensor loss_a = chunked_cross_entropy(forward_chunked(*a, {tokens}, 8), labels);
+  at::Tensor loss_a =
+      modules::chunked_cross_entropy(modules::forward_chunked(*a, {tokens}, 8), labels);
   loss_a.backward();
   auto b = f.model(at::kCPU, at::kFloat);
-  at::Tensor loss_b = fused_chunked_cross_entropy(hidden_states(*b, {tokens}), b->output, labels, 8);
+  at::Tensor loss_b = modules::fused_chunked_cross_entropy(modules::hidden_states(*b, {tokens}),
+                                                           b->output, labels, 8);
   loss_b.backward();
   EXPECT_TRUE(at::equal(loss_a, loss_b)) << loss_a.item<float>() << " vs " << loss_b.item<float>();
-  StateDict pa = named_parameters(*a), pb = named_parameters(*b);
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_CLOSE(pa[i].second.grad(), pb[i].second.grad(), 1e-6);
+  StateDict pa = modules::named_parameters(*a), pb = modules::named_parameters(*b);
+  for (size_t i = 0; i < pa.size(); ++i)
+    EXPECT_CLOSE(pa[i].second.grad(), pb[i].second.grad(), 1e-6);
 }
 
 TEST_P(LlamaGolden, FusedChunkedLossInBf16MatchesChunkedLoss) {
   Fixture f(GetParam());
   at::Tensor tokens = f.ref.tensor("tokens"), labels = f.ref.tensor("labels");
   auto a = f.model(at::kCPU, at::kBFloat16), b = f.model(at::kCPU, at::kBFloat16);
-  at::Tensor loss_a = chunked_cross_entropy(forward_chunked(*a, {tokens}, 8), labels);
-  at::Tensor loss_b = fused_chunked_cross_entropy(hidden_states(*b, {tokens}), b->output, labels, 8);
+  at::Tensor loss_a =
+      modules::chunked_cross_entropy(modules::forward_chunked(*a, {tokens}, 8), labels);
+  at::Tensor loss_b = modules::fused_chunked_cross_entropy(modules::hidden_states(*b, {tokens}),
+                                                           b->output, labels, 8);
   loss_a.backward();
   loss_b.backward();
   EXPECT_TRUE(at::equal(loss_a, loss_b));
   EXPECT_EQ(b->output.grad().scalar_type(), at::kBFloat16);
-  StateDict pa = named_parameters(*a), pb = named_parameters(*b);
+  StateDict pa = modules::named_parameters(*a), pb = modules::named_parameters(*b);
   for (size_t i = 0; i < pa.size(); ++i) {
     // bf16 gradients: within a few bf16 rounding steps of each other.
     at::Tensor ga = pa[i].second.grad().to(at::kFloat), gb = pb[i].second.grad().to(at::kFloat);
@@ -191,15 +206,16 @@ INSTANTIATE_TEST_SUITE_P(Models, LlamaGolden, ::testing::Values("hf_mha", "hf_gq
 TEST(LlamaGoldenBuilders, SizesKeysAndOrderMatchTorchtune) {
   std::ifstream in(std::string(TT_SOURCE_DIR) + "/tests/assets/golden/llama/param_counts.json");
   auto j = nlohmann::json::parse(in);
-  std::map<std::string, DecoderArgs> builders = {{"llama2_7b", llama2::llama2_7b_args()},
-                                                 {"llama2_13b", llama2::llama2_13b_args()},
-                                                 {"llama2_70b", llama2::llama2_70b_args()}};
+  std::map<std::string, modules::DecoderArgs> builders = {
+      {"llama2_7b", llama2::llama2_7b_args()},
+      {"llama2_13b", llama2::llama2_13b_args()},
+      {"llama2_70b", llama2::llama2_70b_args()}};
   for (const auto& [name, args] : builders) {
     SCOPED_TRACE(name);
     const auto& want = j["builders"][name];
-    auto m = make_decoder(args, at::kBFloat16);
-    EXPECT_EQ(num_parameters(*m), want["total_params"].get<int64_t>());
-    StateDict sd = named_parameters(*m);
+    auto m = modules::make_decoder(args, at::kBFloat16);
+    EXPECT_EQ(modules::num_parameters(*m), want["total_params"].get<int64_t>());
+    StateDict sd = modules::named_parameters(*m);
     EXPECT_EQ(static_cast<int64_t>(sd.size()), want["num_state_dict_keys"].get<int64_t>());
     for (const auto& kv : want["keys_layer0_and_non_layer"]) {
       const at::Tensor* t = find_tensor(sd, kv[0].get<std::string>());
@@ -209,7 +225,7 @@ TEST(LlamaGoldenBuilders, SizesKeysAndOrderMatchTorchtune) {
   }
   for (const std::string name : {"hf_mha", "hf_gqa"}) {
     Fixture f(name);
-    StateDict sd = named_parameters(*make_decoder(f.args));
+    StateDict sd = modules::named_parameters(*modules::make_decoder(f.args));
     const auto& want = j["tiny_models"][name]["state_dict_keys"];
     ASSERT_EQ(sd.size(), want.size());
     for (size_t i = 0; i < sd.size(); ++i) {
@@ -220,7 +236,9 @@ TEST(LlamaGoldenBuilders, SizesKeysAndOrderMatchTorchtune) {
 }
 
 // ---------------------------------------------------------------------------------------
-bool cuda() { return at::hasCUDA(); }
+bool cuda() {
+  return at::hasCUDA();
+}
 
 TEST(GpuLlamaGolden, Fp32AndBf16OnCuda) {
   if (!cuda()) GTEST_SKIP() << "no CUDA device";

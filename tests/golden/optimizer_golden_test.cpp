@@ -63,7 +63,7 @@ struct RemoveReferenceAtExit : ::testing::Environment {
     ::testing::AddGlobalTestEnvironment(new RemoveReferenceAtExit);
 
 // Builds the case's optimizer through the registry, from the options torch.optim was given.
-OptimizerPtr build(const nlohmann::json& c, StateDict params) {
+training::OptimizerPtr build(const nlohmann::json& c, StateDict params) {
   register_builtin_components();
   std::string yaml = "optimizer:\n  _component_: " + c["optimizer"].get<std::string>() + "\n";
   for (auto it = c["options"].begin(); it != c["options"].end(); ++it) {
@@ -77,8 +77,8 @@ OptimizerPtr build(const nlohmann::json& c, StateDict params) {
   }
   config::Config cfg(config::parse_yaml(yaml, c["name"].get<std::string>()),
                      c["name"].get<std::string>());
-  return config::instantiate<OptimizerPtr, StateDict>(cfg, "optimizer", config::Node::map(),
-                                                      std::move(params));
+  return config::instantiate<training::OptimizerPtr, StateDict>(
+      cfg, "optimizer", config::Node::map(), std::move(params));
 }
 
 using Same = std::function<bool(const at::Tensor& ours, const at::Tensor& reference)>;
@@ -87,7 +87,7 @@ using Same = std::function<bool(const at::Tensor& ours, const at::Tensor& refere
 // optimizer, then the final parameters and state compared with `same`.
 void expect_steps_match(const fs::path& dir, const Same& same) {
   auto cases = read_json(dir / "cases.json");
-  SafetensorsFile f((dir / "optim.safetensors").string());
+  checkpointing::SafetensorsFile f((dir / "optim.safetensors").string());
   const int steps = cases["steps"], n = cases["num_params"];
   ASSERT_EQ(cases["cases"].size(), 9u);
   for (const auto& c : cases["cases"]) {
@@ -97,12 +97,12 @@ void expect_steps_match(const fs::path& dir, const Same& same) {
     for (int i = 0; i < n; ++i)
       params.emplace_back("p" + std::to_string(i),
                           f.tensor(name + ".init." + std::to_string(i)).clone());
-    OptimizerPtr opt = build(c, params);
+    training::OptimizerPtr opt = build(c, params);
     if (c["options"].contains("fused")) {
-      EXPECT_EQ(opt->path(), Optimizer::Path::kFused);
+      EXPECT_EQ(opt->path(), training::Optimizer::Path::kFused);
     }
     if (c["options"].value("foreach", false)) {
-      EXPECT_EQ(opt->path(), Optimizer::Path::kForeach);
+      EXPECT_EQ(opt->path(), training::Optimizer::Path::kForeach);
     }
     for (int s = 0; s < steps; ++s) {
       for (int i = 0; i < n; ++i)
@@ -115,7 +115,8 @@ void expect_steps_match(const fs::path& dir, const Same& same) {
       const std::string k = std::to_string(i);
       EXPECT_TRUE(same(params[i].second, f.tensor(name + ".final." + k))) << "param " << i;
       auto found = opt->state().find(i);
-      const ParamState st = found == opt->state().end() ? ParamState{} : found->second;
+      const training::ParamState st =
+          found == opt->state().end() ? training::ParamState{} : found->second;
       for (const auto& [key, t] : std::vector<std::pair<std::string, at::Tensor>>{
                {"step", st.step},
                {"exp_avg", st.exp_avg},
@@ -154,7 +155,7 @@ TEST(OptimizerGolden, StepsMatchTheCommittedFixtureWithinLastBitDifferences) {
 
 // torch.nn.utils.clip_grad_norm_ run on this machine (the norm is a vectorised reduction).
 TEST(OptimizerGolden, ClipGradNormEqualsTorch) {
-  SafetensorsFile f((fresh_reference() / "optim.safetensors").string());
+  checkpointing::SafetensorsFile f((fresh_reference() / "optim.safetensors").string());
   for (const std::string label : {"clip", "noclip"}) {
     SCOPED_TRACE(label);
     StateDict params;
@@ -164,7 +165,7 @@ TEST(OptimizerGolden, ClipGradNormEqualsTorch) {
       p.mutable_grad() = g;
       params.emplace_back("p" + std::to_string(i), p);
     }
-    at::Tensor total = clip_grad_norm(params, label == "clip" ? 1.0 : 100.0);
+    at::Tensor total = training::clip_grad_norm(params, label == "clip" ? 1.0 : 100.0);
     EXPECT_TRUE(at::equal(total, f.tensor(label + ".total_norm")));
     for (int i = 0; i < 3; ++i)
       EXPECT_TRUE(
@@ -178,12 +179,12 @@ TEST(OptimizerGolden, CosineScheduleEqualsTorchtune) {
   ASSERT_EQ(fixture["versions"]["torchtune"].get<std::string>().substr(0, 5), "0.6.1");
   for (const auto& c : fixture["cases"]) {
     SCOPED_TRACE(c.dump());
-    OptimizerOptions o;
-    o.kind = OptimizerKind::kSGD;
+    training::OptimizerOptions o;
+    o.kind = training::OptimizerKind::kSGD;
     o.lr = c["base_lr"];
-    auto opt = std::make_shared<Optimizer>(StateDict{{"p", at::zeros({1})}}, o);
-    CosineWithWarmup sched(opt, c["num_warmup_steps"], c["num_training_steps"], c["num_cycles"],
-                           c["last_epoch"]);
+    auto opt = std::make_shared<training::Optimizer>(StateDict{{"p", at::zeros({1})}}, o);
+    training::CosineWithWarmup sched(opt, c["num_warmup_steps"], c["num_training_steps"],
+                                     c["num_cycles"], c["last_epoch"]);
     const auto& lrs = c["lrs"];
     // Within 4 units in the last place, not equal: the rates go through libm's cos, whose
     // result glibc picks per CPU (FMA and non-FMA variants) and which is not correctly rounded
@@ -202,8 +203,8 @@ TEST(OptimizerGolden, RegistryRefusesWhatIsNotSupported) {
     config::Config cfg(
         config::parse_yaml("optimizer:\n  _component_: torch.optim.AdamW\n" + body, "o.yaml"),
         "o.yaml");
-    return config::instantiate<OptimizerPtr, StateDict>(cfg, "optimizer", config::Node::map(),
-                                                        StateDict{{"p", at::zeros({2})}});
+    return config::instantiate<training::OptimizerPtr, StateDict>(
+        cfg, "optimizer", config::Node::map(), StateDict{{"p", at::zeros({2})}});
   };
   testing::expect_error([&] { make("  amsgrad: True\n"); },
                         {"o.yaml:3:12", "amsgrad=True is not supported"});

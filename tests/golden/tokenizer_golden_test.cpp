@@ -26,9 +26,13 @@ const json& fixture() {
   return data;
 }
 
-std::string model_path() { return kRoot + "/" + fixture().value("tokenizer", std::string()); }
+std::string model_path() {
+  return kRoot + "/" + fixture().value("tokenizer", std::string());
+}
 
-std::vector<int64_t> ids_of(const json& j) { return j.get<std::vector<int64_t>>(); }
+std::vector<int64_t> ids_of(const json& j) {
+  return j.get<std::vector<int64_t>>();
+}
 
 TEST(TokenizerGolden, FixtureComesFromTorchtune061) {
   ASSERT_TRUE(fixture().contains("versions"));
@@ -81,18 +85,18 @@ TEST(TokenizerGolden, DecodeMatchesTorchtune) {
 TEST(TokenizerGolden, TokenizeMessagesMatchesTorchtune) {
   for (const json& c : fixture()["message_cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
-    std::vector<Message> messages;
+    std::vector<modules::Message> messages;
     for (const json& m : c["messages"])
-      messages.push_back(Message{m["role"], m["content"], m["masked"], m["eot"]});
+      messages.push_back(modules::Message{m["role"], m["content"], m["masked"], m["eot"]});
     std::optional<int64_t> max_seq_len;
     if (!c["max_seq_len"].is_null()) max_seq_len = c["max_seq_len"].get<int64_t>();
-    PromptTemplate tmpl;
+    modules::PromptTemplate tmpl;
     if (!c["prompt_template"].is_null()) {
       ASSERT_EQ(c["prompt_template"], "torchtune.models.llama2.Llama2ChatTemplate");
-      tmpl = llama2_chat_template;
+      tmpl = modules::llama2_chat_template;
     }
     Llama2Tokenizer tok(model_path(), max_seq_len, tmpl);
-    TokenizedMessages got =
+    modules::TokenizedMessages got =
         tok.tokenize_messages(messages, c["add_end_tokens"], c["add_start_tokens"]);
     EXPECT_EQ(got.tokens, ids_of(c["tokens"]));
     EXPECT_EQ(got.mask, c["mask"].get<std::vector<bool>>());

@@ -35,22 +35,26 @@ nlohmann::json expected() {
 
 at::ScalarType dtype_named(const std::string& name) {
   static const std::map<std::string, at::ScalarType> kTypes = {
-      {"float32", at::kFloat}, {"bfloat16", at::kBFloat16}, {"float16", at::kHalf},
-      {"float64", at::kDouble}, {"int64", at::kLong},      {"int32", at::kInt},
+      {"float32", at::kFloat},  {"bfloat16", at::kBFloat16}, {"float16", at::kHalf},
+      {"float64", at::kDouble}, {"int64", at::kLong},        {"int32", at::kInt},
       {"uint8", at::kByte},     {"bool", at::kBool}};
   return kTypes.at(name);
 }
 
-bool same_bits(const at::Tensor& a, const at::Tensor& b) { return PickleValue(a) == PickleValue(b); }
+bool same_bits(const at::Tensor& a, const at::Tensor& b) {
+  return PickleValue(a) == PickleValue(b);
+}
 
 std::string temp_path(const std::string& name) {
-  return (fs::temp_directory_path() / ("tt_torch_save_golden_" + std::to_string(::getpid()) + "_" + name)).string();
+  return (fs::temp_directory_path() /
+          ("tt_torch_save_golden_" + std::to_string(::getpid()) + "_" + name))
+      .string();
 }
 
 // Compares a loaded tree with the JSON description of what torch.load returned.
 class Checker {
  public:
-  explicit Checker(const SafetensorsFile& values) : values_(values) {}
+  explicit Checker(const checkpointing::SafetensorsFile& values) : values_(values) {}
 
   void check(const nlohmann::json& want, const PickleValue& got, const std::string& at) {
     const std::string type = want["type"];
@@ -85,7 +89,8 @@ class Checker {
       EXPECT_EQ(t.sizes().vec(), want["shape"].get<std::vector<int64_t>>()) << at;
       EXPECT_EQ(t.strides().vec(), want["stride"].get<std::vector<int64_t>>()) << at;
       EXPECT_EQ(t.storage_offset(), want["storage_offset"].get<int64_t>()) << at;
-      EXPECT_TRUE(same_bits(t, values_.tensor(want["ref"]))) << at << " differs from torch.load's values";
+      EXPECT_TRUE(same_bits(t, values_.tensor(want["ref"])))
+          << at << " differs from torch.load's values";
       if (t.storage().nbytes() > 0) {  // equal groups <=> one storage
         const int64_t group = want["storage"];
         const c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
@@ -114,31 +119,31 @@ class Checker {
   }
 
  private:
-  const SafetensorsFile& values_;
+  const checkpointing::SafetensorsFile& values_;
   std::map<int64_t, const c10::StorageImpl*> by_group_;
   std::map<const c10::StorageImpl*, int64_t> by_storage_;
 };
 
 TEST(TorchSaveGolden, EveryFileReadsAsTorchLoadDoes) {
-  SafetensorsFile values(fixture("expected.safetensors"));
+  checkpointing::SafetensorsFile values(fixture("expected.safetensors"));
   const nlohmann::json want = expected();
   ASSERT_EQ(want.size(), 5u);
   for (const auto& [file, tree] : want.items()) {
     SCOPED_TRACE(file);
-    PickleValue got = load_torch_file(fixture(file));
+    PickleValue got = checkpointing::load_torch_file(fixture(file));
     Checker(values).check(tree, got, file);
   }
 }
 
 TEST(TorchSaveGolden, OurRewriteOfEveryFileReadsBackIdentically) {
   const nlohmann::json want = expected();
-  SafetensorsFile values(fixture("expected.safetensors"));
+  checkpointing::SafetensorsFile values(fixture("expected.safetensors"));
   for (const auto& [file, tree] : want.items()) {
     SCOPED_TRACE(file);
-    PickleValue original = load_torch_file(fixture(file));
+    PickleValue original = checkpointing::load_torch_file(fixture(file));
     const std::string copy = temp_path(file);
-    save_torch_file(copy, original);
-    PickleValue back = load_torch_file(copy);
+    checkpointing::save_torch_file(copy, original);
+    PickleValue back = checkpointing::load_torch_file(copy);
     EXPECT_EQ(back, original);
     Checker(values).check(tree, back, file + " (rewritten)");  // views and sharing kept too
     fs::remove(copy);
@@ -146,22 +151,23 @@ TEST(TorchSaveGolden, OurRewriteOfEveryFileReadsBackIdentically) {
 }
 
 TEST(TorchSaveGolden, StateDictFilesLoadInOrder) {
-  StateDict sd = load_state_dict_file(fixture("state_dict.pt"));
+  StateDict sd = checkpointing::load_state_dict_file(fixture("state_dict.pt"));
   std::vector<std::string> names;
   for (const auto& [k, t] : sd) names.push_back(k);
-  EXPECT_EQ(names, (std::vector<std::string>{"w_f32", "w_bf16", "w_f16", "ids_i64", "mask_bool", "w_f32_t",
-                                             "w_f32_slice", "scale", "empty"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"w_f32", "w_bf16", "w_f16", "ids_i64", "mask_bool",
+                                             "w_f32_t", "w_f32_slice", "scale", "empty"}));
   EXPECT_EQ(sd[6].second.storage_offset(), 8);  // w[1:3, 2:5] of a 4x6 tensor
   EXPECT_EQ(sd[7].second.dim(), 0);
 
   // The Hugging Face shards hold exactly the keys their index assigns them, in file order.
   std::ifstream in(fixture("pytorch_model.bin.index.json"));
   const nlohmann::json index = nlohmann::json::parse(in);
-  for (const std::string shard : {"pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"}) {
+  for (const std::string shard :
+       {"pytorch_model-00001-of-00002.bin", "pytorch_model-00002-of-00002.bin"}) {
     std::vector<std::string> want;
     for (const auto& [k, f] : index["weight_map"].items())
       if (f == shard) want.push_back(k);
-    StateDict got = load_state_dict_file(fixture(shard));
+    StateDict got = checkpointing::load_state_dict_file(fixture(shard));
     std::vector<std::string> keys;
     for (const auto& [k, t] : got) {
       keys.push_back(k);
@@ -171,20 +177,21 @@ TEST(TorchSaveGolden, StateDictFilesLoadInOrder) {
     std::sort(sorted_keys.begin(), sorted_keys.end());
     std::sort(want.begin(), want.end());
     EXPECT_EQ(sorted_keys, want) << shard;
-    EXPECT_TRUE(load_torch_file(fixture(shard)).is_ordered_dict());
+    EXPECT_TRUE(checkpointing::load_torch_file(fixture(shard)).is_ordered_dict());
   }
 }
 
 TEST(TorchSaveGolden, LoadedTensorsAreWritableAndTheFileStaysIntact) {
-  StateDict sd = load_state_dict_file(fixture("state_dict.pt"));
+  StateDict sd = checkpointing::load_state_dict_file(fixture("state_dict.pt"));
   const at::Tensor before = sd[0].second.clone();
-  sd[0].second.add_(1);  // copy-on-write over the mapped file
+  sd[0].second.add_(1);                                    // copy-on-write over the mapped file
   EXPECT_TRUE(same_bits(sd[5].second, (before + 1).t()));  // the view sees it
-  EXPECT_TRUE(same_bits(load_state_dict_file(fixture("state_dict.pt"))[0].second, before));
+  EXPECT_TRUE(
+      same_bits(checkpointing::load_state_dict_file(fixture("state_dict.pt"))[0].second, before));
 }
 
 TEST(TorchSaveGolden, RecipeStateFieldsAsTorchtuneReadsThem) {
-  const PickleValue rs = load_torch_file(fixture("recipe_state.pt"));
+  const PickleValue rs = checkpointing::load_torch_file(fixture("recipe_state.pt"));
   EXPECT_EQ(rs.at("seed").to_int(), 42);
   EXPECT_EQ(rs.at("epochs_run").to_int(), 1);
   EXPECT_EQ(rs.at("total_epochs").to_int(), 3);
@@ -200,23 +207,26 @@ TEST(TorchSaveGolden, RecipeStateFieldsAsTorchtuneReadsThem) {
   EXPECT_EQ(step.dim(), 0);
   EXPECT_EQ(step.item<float>(), 3.0f);
   EXPECT_EQ(opt.at("state").at(1).at("exp_avg_sq").to_tensor().sizes(), (std::vector<int64_t>{3}));
-  testing::expect_error([] { load_state_dict_file(fixture("recipe_state.pt")); },
-                        {fixture("recipe_state.pt"), "[seed]", "not a plain state dict", "load_torch_file"});
+  testing::expect_error(
+      [] { checkpointing::load_state_dict_file(fixture("recipe_state.pt")); },
+      {fixture("recipe_state.pt"), "[seed]", "not a plain state dict", "load_torch_file"});
 }
 
 TEST(TorchSaveGolden, MaliciousPickleIsRefusedBeforeAnythingRuns) {
-  testing::expect_error([] { load_torch_file(fixture("malicious.pt")); },
+  testing::expect_error([] { checkpointing::load_torch_file(fixture("malicious.pt")); },
                         {fixture("malicious.pt"), "refused", "'os.system'", "weights_only=True"});
 }
 
 TEST(TorchSaveGolden, TruncatedAndLegacyFilesAreErrorsNamingTheFile) {
-  testing::expect_error([] { load_torch_file(fixture("truncated.pt")); },
+  testing::expect_error([] { checkpointing::load_torch_file(fixture("truncated.pt")); },
                         {fixture("truncated.pt"), "truncated or corrupt"});
-  testing::expect_error([] { load_state_dict_file(fixture("legacy.pt")); }, {fixture("legacy.pt"), "legacy"});
-  testing::expect_error([] { load_torch_file(fixture("expected.safetensors")); },
+  testing::expect_error([] { checkpointing::load_state_dict_file(fixture("legacy.pt")); },
+                        {fixture("legacy.pt"), "legacy"});
+  testing::expect_error([] { checkpointing::load_torch_file(fixture("expected.safetensors")); },
                         {"expected.safetensors", "not a torch.save file", "SafetensorsFile"});
-  testing::expect_error([] { load_torch_file(fixture("no_such_file.pt")); }, {"no_such_file.pt", "cannot open"});
-  testing::expect_error([] { load_torch_file(fixture("")); }, {"is a folder"});
+  testing::expect_error([] { checkpointing::load_torch_file(fixture("no_such_file.pt")); },
+                        {"no_such_file.pt", "cannot open"});
+  testing::expect_error([] { checkpointing::load_torch_file(fixture("")); }, {"is a folder"});
 }
 
 // Every truncation and many single-byte changes of a real data.pkl, in an otherwise valid zip:
@@ -237,11 +247,12 @@ TEST(TorchSaveGolden, DamagedPicklesNeverCrash) {
     {
       caffe2::serialize::PyTorchStreamWriter writer(path);
       writer.writeRecord("data.pkl", pkl.data(), pkl.size());
-      for (const auto& [name, bytes] : storages) writer.writeRecord(name, bytes.data(), bytes.size());
+      for (const auto& [name, bytes] : storages)
+        writer.writeRecord(name, bytes.data(), bytes.size());
       writer.writeEndOfFile();
     }
     try {
-      load_torch_file(path);
+      checkpointing::load_torch_file(path);
       return 0;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();

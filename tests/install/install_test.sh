@@ -66,6 +66,7 @@ fi
 # A user recipe: `tune cp` copies a recipe source and writes the CMake snippet next to it.
 mkdir -p "$work/data/configs" "$work/data/recipes"
 cp "$src/tests/cli/echo_recipe.cpp" "$work/data/recipes/full_finetune_single_device.cpp"
+cp "$src/recipes/full_finetune.h" "$src/recipes/full_finetune.cpp" "$src/recipes/processes.cpp" "$work/data/recipes/"
 TTCPP_DATA_DIR=$work/data "$prefix/bin/tune" cp full_finetune_single_device "$work/user/my_recipe.cpp" --make-parents
 cmake -S "$work/user" -B "$work/user/build" -G Ninja -DCMAKE_PREFIX_PATH="$prefix;$torch_prefix" >/dev/null
 cmake --build "$work/user/build" >/dev/null

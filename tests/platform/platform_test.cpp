@@ -58,7 +58,8 @@ TEST(Platform, PostAccumulateGradHookSeesFinalGradAndCanFreeIt) {
   at::Tensor p = at::arange(4, at::kFloat).set_requires_grad(true);
   int calls = 0;
   at::Tensor seen;
-  torch::autograd::impl::set_post_acc_grad_hooks(p, std::make_unique<RecordingHook>(&calls, &seen, true));
+  torch::autograd::impl::set_post_acc_grad_hooks(
+      p, std::make_unique<RecordingHook>(&calls, &seen, true));
   // p is used twice, so its gradient is accumulated from two paths before the hook runs.
   at::Tensor loss = (p * p).sum() + (3 * p).sum();
   loss.backward();
@@ -70,7 +71,9 @@ TEST(Platform, PostAccumulateGradHookSeesFinalGradAndCanFreeIt) {
 // ---------------------------------------------------------------------------------------
 // Custom autograd function that drops activations in forward and recomputes them in
 // backward: the activation-checkpointing pattern. Gradients must be bitwise equal.
-at::Tensor block(const at::Tensor& x, const at::Tensor& w) { return at::gelu(at::matmul(x, w)).tanh(); }
+at::Tensor block(const at::Tensor& x, const at::Tensor& w) {
+  return at::gelu(at::matmul(x, w)).tanh();
+}
 
 struct Recompute : torch::autograd::Function<Recompute> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, at::Tensor w) {
@@ -105,7 +108,8 @@ TEST(Platform, CustomFunctionRecomputationGivesBitwiseEqualGradients) {
 // SDPA: causal, explicit block mask, and grouped-query attention without repeating k/v.
 at::Tensor reference_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const at::Tensor& allowed) {
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
+  at::Tensor scores =
+      at::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(q.size(-1)));
   scores = scores.masked_fill(allowed.logical_not(), -INFINITY);
   return at::matmul(at::softmax(scores, -1), v);
 }
@@ -123,13 +127,16 @@ void check_sdpa(at::Device device) {
   // magnitude ~1 agree with the written-out attention within 1e-5.
   EXPECT_TRUE(at::allclose(got, reference_attention(q, k_rep, v_rep, causal), 1e-5, 1e-5));
   // Two packed documents of 5 and 7 tokens: block-causal through the explicit-mask path.
-  at::Tensor doc = at::cat({at::zeros({5}, opts.dtype(at::kLong)), at::ones({7}, opts.dtype(at::kLong))});
+  at::Tensor doc =
+      at::cat({at::zeros({5}, opts.dtype(at::kLong)), at::ones({7}, opts.dtype(at::kLong))});
   at::Tensor block_causal = causal.logical_and(doc.unsqueeze(0) == doc.unsqueeze(1));
   got = at::scaled_dot_product_attention(q, k, v, block_causal, 0.0, false, std::nullopt, true);
   EXPECT_TRUE(at::allclose(got, reference_attention(q, k_rep, v_rep, block_causal), 1e-5, 1e-5));
 }
 
-TEST(Platform, SdpaCausalBlockMaskAndGqaMatchReference) { check_sdpa(at::kCPU); }
+TEST(Platform, SdpaCausalBlockMaskAndGqaMatchReference) {
+  check_sdpa(at::kCPU);
+}
 
 // ---------------------------------------------------------------------------------------
 // at::_fused_adamw_ against AdamW written out (torch.optim.AdamW's maths).
@@ -156,7 +163,9 @@ void check_fused_adamw(at::Device device) {
   EXPECT_TRUE(at::allclose(v, rv, 1e-6, 1e-6));
 }
 
-TEST(Platform, FusedAdamWMatchesWrittenOutAdamW) { check_fused_adamw(at::kCPU); }
+TEST(Platform, FusedAdamWMatchesWrittenOutAdamW) {
+  check_fused_adamw(at::kCPU);
+}
 
 // ---------------------------------------------------------------------------------------
 // c10d over a TCPStore rendezvous on loopback: two ranks (threads) with Gloo.

@@ -51,7 +51,8 @@ constexpr bool kHaveGloo = true;
 constexpr bool kHaveGloo = false;
 #endif
 const char* const kNoGloo =
-    "built without Gloo headers: install libgloo-dev (or carry them: scripts/fetch_offline_deps.sh) and rebuild";
+    "built without Gloo headers: install libgloo-dev (or carry them: "
+    "scripts/fetch_offline_deps.sh) and rebuild";
 
 const std::string kConfig = "tests/assets/golden/recipe/configs/hf.yaml";
 // 64 samples, a global batch of 8 in two micro-batches of 4 per accumulation window; 2 epochs
@@ -61,7 +62,8 @@ const std::string kConfig = "tests/assets/golden/recipe/configs/hf.yaml";
 // batch is split changes that weighting by ~1e-4, in Python torchtune as here; with masked
 // prompts both counts agree and splitting a batch across ranks changes nothing.
 const std::string kRun =
-    "dataset.train_on_input=False gradient_accumulation_steps=2 clip_grad_norm=1.0 max_steps_per_epoch=null "
+    "dataset.train_on_input=False gradient_accumulation_steps=2 clip_grad_norm=1.0 "
+    "max_steps_per_epoch=null "
     "lr_scheduler._component_=torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup "
     "lr_scheduler.num_warmup_steps=2";
 const std::string kFinal = "epoch_1/model-00001-of-00001.safetensors";
@@ -83,13 +85,14 @@ int free_port() {
 // Per-rank micro-batch: the single-process run's batch divided by the rank count.
 std::string launch(int nproc, const std::string& extra = "") {
   return std::string(TT_BINARY_DIR) + "/tune run --nproc_per_node " + std::to_string(nproc) +
-         " --master_port " + std::to_string(free_port()) + " " + extra + " full_finetune_distributed";
+         " --master_port " + std::to_string(free_port()) + " " + extra +
+         " full_finetune_distributed";
 }
 
 Result run_distributed(int nproc, const fs::path& out, const std::string& overrides) {
-  return shell("cd " + std::string(TT_SOURCE_DIR) + " && OMP_NUM_THREADS=1 " + launch(nproc) + " --config " +
-               kConfig + " output_dir=" + out.string() + " batch_size=" + std::to_string(8 / nproc) + " " +
-               overrides);
+  return shell("cd " + std::string(TT_SOURCE_DIR) + " && OMP_NUM_THREADS=1 " + launch(nproc) +
+               " --config " + kConfig + " output_dir=" + out.string() +
+               " batch_size=" + std::to_string(8 / nproc) + " " + overrides);
 }
 
 Result run_single(const fs::path& out, const std::string& overrides) {
@@ -105,13 +108,15 @@ void expect_close_steps(const StepLog& got, const StepLog& want, int first_step,
     for (const char* key : {"loss", "grad_norm", "lr"}) {
       ASSERT_TRUE(values.count(key) && want.at(step).count(key)) << "step " << step << " " << key;
       const double a = values.at(key), b = want.at(step).at(key);
-      EXPECT_LE(std::abs(a - b), rtol * std::abs(b)) << "step " << step << " " << key << ": " << a << " vs " << b;
+      EXPECT_LE(std::abs(a - b), rtol * std::abs(b))
+          << "step " << step << " " << key << ": " << a << " vs " << b;
     }
   }
 }
 
 void expect_close_weights(const fs::path& got, const fs::path& want, double rtol, double atol) {
-  StateDict a = SafetensorsFile(got.string()).state_dict(), b = SafetensorsFile(want.string()).state_dict();
+  StateDict a = checkpointing::SafetensorsFile(got.string()).state_dict(),
+            b = checkpointing::SafetensorsFile(want.string()).state_dict();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].first, b[i].first);
@@ -131,9 +136,10 @@ TEST(DistributedCpu, TwoAndFourRanksComputeWhatOneProcessComputes) {
     int nproc;
     std::string overrides;
   };
-  for (const Case& c : {Case{2, "enable_activation_checkpointing=True"},
-                        Case{2, "enable_activation_checkpointing=False"},
-                        Case{4, "enable_activation_checkpointing=True fsdp_reshard_after_forward=False"}}) {
+  for (const Case& c :
+       {Case{2, "enable_activation_checkpointing=True"},
+        Case{2, "enable_activation_checkpointing=False"},
+        Case{4, "enable_activation_checkpointing=True fsdp_reshard_after_forward=False"}}) {
     SCOPED_TRACE(std::to_string(c.nproc) + " ranks, " + c.overrides);
     fs::path out = fresh("tt_dist_" + std::to_string(c.nproc));
     Result d = run_distributed(c.nproc, out, kRun + " " + c.overrides);
@@ -144,8 +150,9 @@ TEST(DistributedCpu, TwoAndFourRanksComputeWhatOneProcessComputes) {
     // torchtune's distributed layout, readable by Python.
     EXPECT_TRUE(fs::exists(out / "epoch_0/config.json"));
     EXPECT_TRUE(fs::exists(out / "epoch_0/model.safetensors.index.json"));
-    Result py = shell(std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR + "/tests/interop/check_recipe_state.py " +
-                      (out / "epoch_0").string() + " --named");
+    Result py =
+        shell(std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR +
+              "/tests/interop/check_recipe_state.py " + (out / "epoch_0").string() + " --named");
     EXPECT_EQ(py.status, 0) << py.out;
     fs::remove_all(out);
   }
@@ -156,16 +163,19 @@ TEST(DistributedCpu, MetaAndTorchtuneCheckpointsAreWrittenAsOneProcessWritesThem
   if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
   for (const char* format : {"meta", "torchtune"}) {
     SCOPED_TRACE(format);
-    const std::string config = std::string("tests/assets/golden/recipe/configs/") + format + ".yaml";
+    const std::string config =
+        std::string("tests/assets/golden/recipe/configs/") + format + ".yaml";
     fs::path single = fresh(std::string("tt_dist_fmt_single_") + format);
     Result r = tune_run(config, single, "batch_size=8 " + kRun + " epochs=1", "OMP_NUM_THREADS=1");
     ASSERT_EQ(r.status, 0) << r.out;
     fs::path two = fresh(std::string("tt_dist_fmt_two_") + format);
-    r = shell("cd " + std::string(TT_SOURCE_DIR) + " && OMP_NUM_THREADS=1 " + launch(2) + " --config " + config +
-              " output_dir=" + two.string() + " batch_size=4 " + kRun + " epochs=1");
+    r = shell("cd " + std::string(TT_SOURCE_DIR) + " && OMP_NUM_THREADS=1 " + launch(2) +
+              " --config " + config + " output_dir=" + two.string() + " batch_size=4 " + kRun +
+              " epochs=1");
     ASSERT_EQ(r.status, 0) << r.out;
     const std::string file = "epoch_0/model-00001-of-00001.bin";
-    StateDict a = load_state_dict_file((two / file).string()), b = load_state_dict_file((single / file).string());
+    StateDict a = checkpointing::load_state_dict_file((two / file).string()),
+              b = checkpointing::load_state_dict_file((single / file).string());
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) {
       EXPECT_EQ(a[i].first, b[i].first);
@@ -232,7 +242,8 @@ TEST(DistributedCpu, ShardedCheckpointsResumeOnAnyRankCount) {
   EXPECT_FALSE(fs::exists(ref / "step_2/model-00001-of-00001.safetensors"));
   EXPECT_TRUE(fs::exists(ref / "epoch_1/model-00001-of-00001.safetensors"));
   EXPECT_EQ(read_file(ref / kFinal), read_file(full / kFinal));
-  std::vector<CheckpointFolder> found = list_checkpoints(ref.string());
+  std::vector<checkpointing::CheckpointFolder> found =
+      checkpointing::list_checkpoints(ref.string());
   ASSERT_FALSE(found.empty());
   EXPECT_TRUE(found.back().resumable);
 
@@ -242,10 +253,14 @@ TEST(DistributedCpu, ShardedCheckpointsResumeOnAnyRankCount) {
     fs::path run = fresh("tt_dist_sharded_" + std::to_string(nproc));
     fs::create_directories(run);
     fs::copy(ref / "step_2", run / "step_2", fs::copy_options::recursive);
-    r = run_distributed(nproc, run, saving + " sharded_checkpoints=True resume_from_checkpoint=True");
+    r = run_distributed(nproc, run,
+                        saving + " sharded_checkpoints=True resume_from_checkpoint=True");
     ASSERT_EQ(r.status, 0) << r.out;
-    EXPECT_NE(r.out.find("global step 2, micro-batch " + std::to_string(4 * 2 / 2)), std::string::npos) << r.out;
-    expect_close_steps(read_disk_logs(run / "logs"), read_disk_logs(ref / "logs"), 3, nproc == 2 ? 0.0 : 1e-5);
+    EXPECT_NE(r.out.find("global step 2, micro-batch " + std::to_string(4 * 2 / 2)),
+              std::string::npos)
+        << r.out;
+    expect_close_steps(read_disk_logs(run / "logs"), read_disk_logs(ref / "logs"), 3,
+                       nproc == 2 ? 0.0 : 1e-5);
     if (nproc == 2)
       EXPECT_EQ(read_file(run / kFinal), read_file(ref / kFinal));
     else
@@ -272,11 +287,13 @@ TEST(DistributedCpu, TwoNodesTorchrunSrunAndMpirunTrainAsOneNodeOfTwo) {
   auto node = [&](int rank) {
     return std::string(TT_BINARY_DIR) + "/tune run --nnodes 2 --nproc_per_node 1 --node_rank " +
            std::to_string(rank) + " --master_addr 127.0.0.1 --master_port " + port +
-           " full_finetune_distributed --config " + kConfig + " output_dir=" + out.string() + " batch_size=4 " + kRun;
+           " full_finetune_distributed --config " + kConfig + " output_dir=" + out.string() +
+           " batch_size=4 " + kRun;
   };
   // Node 1 in the background, node 0 in the foreground; both must succeed.
-  r = shell("cd " + std::string(TT_SOURCE_DIR) + " && export OMP_NUM_THREADS=1 && (" + node(1) + " > " +
-            (fs::temp_directory_path() / "tt_dist_node1.log").string() + " 2>&1 & pid=$!; " + node(0) +
+  r = shell("cd " + std::string(TT_SOURCE_DIR) + " && export OMP_NUM_THREADS=1 && (" + node(1) +
+            " > " + (fs::temp_directory_path() / "tt_dist_node1.log").string() +
+            " 2>&1 & pid=$!; " + node(0) +
             "; s0=$?; wait $pid; s1=$?; echo node statuses $s0 $s1; test $s0 -eq 0 -a $s1 -eq 0)");
   ASSERT_EQ(r.status, 0) << r.out << read_file(fs::temp_directory_path() / "tt_dist_node1.log");
   expect_close_steps(read_disk_logs(out / "logs"), read_disk_logs(ref / "logs"), 1, 0.0);
@@ -284,12 +301,13 @@ TEST(DistributedCpu, TwoNodesTorchrunSrunAndMpirunTrainAsOneNodeOfTwo) {
   fs::remove_all(out);
 
   // The recipe started by PyTorch's torchrun, and by hand with srun's and mpirun's variables.
-  const std::string recipe = std::string(TT_BINARY_DIR) + "/recipes/full_finetune_distributed --config " + kConfig +
+  const std::string recipe = std::string(TT_BINARY_DIR) +
+                             "/recipes/full_finetune_distributed --config " + kConfig +
                              " batch_size=4 " + kRun + " output_dir=";
   fs::path torchrun = fresh("tt_dist_torchrun");
   r = shell("cd " + std::string(TT_SOURCE_DIR) + " && OMP_NUM_THREADS=1 " + TT_TEST_PYTHON +
-            " -m torch.distributed.run --nproc_per_node 2 --master_port " + std::to_string(free_port()) +
-            " --no-python " + recipe + torchrun.string());
+            " -m torch.distributed.run --nproc_per_node 2 --master_port " +
+            std::to_string(free_port()) + " --no-python " + recipe + torchrun.string());
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("launched by torchrun"), std::string::npos) << r.out;
   EXPECT_EQ(read_file(torchrun / kFinal), read_file(ref / kFinal));
@@ -302,12 +320,13 @@ TEST(DistributedCpu, TwoNodesTorchrunSrunAndMpirunTrainAsOneNodeOfTwo) {
                  "OMPI_COMM_WORLD_RANK=1 OMPI_COMM_WORLD_LOCAL_RANK=1"}}) {
     SCOPED_TRACE(l.name);
     fs::path dir = fresh("tt_dist_" + l.name);
-    const std::string common = "OMP_NUM_THREADS=1 MASTER_PORT=" + std::to_string(free_port()) +
-                               (l.name == "slurm" ? " SLURM_NTASKS=2 SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST=localhost "
-                                                  : " OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_SIZE=2 ");
-    r = shell("cd " + std::string(TT_SOURCE_DIR) + " && (env " + common + l.env1 + " " + recipe + dir.string() +
-              " > /dev/null 2>&1 & pid=$!; env " + common + l.env0 + " " + recipe + dir.string() +
-              "; s0=$?; wait $pid; s1=$?; test $s0 -eq 0 -a $s1 -eq 0)");
+    const std::string common =
+        "OMP_NUM_THREADS=1 MASTER_PORT=" + std::to_string(free_port()) +
+        (l.name == "slurm" ? " SLURM_NTASKS=2 SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST=localhost "
+                           : " OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_SIZE=2 ");
+    r = shell("cd " + std::string(TT_SOURCE_DIR) + " && (env " + common + l.env1 + " " + recipe +
+              dir.string() + " > /dev/null 2>&1 & pid=$!; env " + common + l.env0 + " " + recipe +
+              dir.string() + "; s0=$?; wait $pid; s1=$?; test $s0 -eq 0 -a $s1 -eq 0)");
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("launched by " + l.name), std::string::npos) << r.out;
     EXPECT_EQ(read_file(dir / kFinal), read_file(ref / kFinal));
@@ -318,7 +337,8 @@ TEST(DistributedCpu, TwoNodesTorchrunSrunAndMpirunTrainAsOneNodeOfTwo) {
 }
 
 // Spawns argv with stdout and stderr to `log`, in the source folder, with `env` added.
-pid_t spawn(const std::vector<std::string>& args, const fs::path& log, const std::vector<std::string>& env) {
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
+            const std::vector<std::string>& env) {
   std::vector<std::string> envs(env);
   for (char** e = environ; *e != nullptr; ++e) envs.emplace_back(*e);
   std::vector<char*> argv, envp;
@@ -341,8 +361,10 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log, const std
 bool wait_for_steps(const fs::path& log_dir, size_t steps, int seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   while (read_disk_logs(log_dir).size() < steps)
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    else std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
   return true;
 }
 
@@ -366,13 +388,14 @@ void expect_killed_rank_stops_the_other(const std::string& name, const std::stri
   const int timeout = 15;
   std::vector<pid_t> pids;
   for (int rank = 0; rank < 2; ++rank)
-    pids.push_back(spawn({std::string(TT_BINARY_DIR) + "/recipes/full_finetune_distributed", "--config", kConfig,
-                          "output_dir=" + out.string(), "batch_size=4", "epochs=400", "max_steps_per_epoch=null",
-                          "device=" + device,
-                          "process_group_timeout_seconds=" + std::to_string(timeout)},
-                         out / ("rank" + std::to_string(rank) + ".log"),
-                         {"RANK=" + std::to_string(rank), "LOCAL_RANK=" + std::to_string(rank), "WORLD_SIZE=2",
-                          "LOCAL_WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port, "OMP_NUM_THREADS=1"}));
+    pids.push_back(spawn(
+        {std::string(TT_BINARY_DIR) + "/recipes/full_finetune_distributed", "--config", kConfig,
+         "output_dir=" + out.string(), "batch_size=4", "epochs=400", "max_steps_per_epoch=null",
+         "device=" + device, "process_group_timeout_seconds=" + std::to_string(timeout)},
+        out / ("rank" + std::to_string(rank) + ".log"),
+        {"RANK=" + std::to_string(rank), "LOCAL_RANK=" + std::to_string(rank), "WORLD_SIZE=2",
+         "LOCAL_WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port,
+         "OMP_NUM_THREADS=1"}));
   ASSERT_TRUE(wait_for_steps(out / "logs", 2, 120)) << read_file(out / "rank0.log");
   kill(pids[1], SIGKILL);
   waitpid(pids[1], nullptr, 0);
@@ -398,16 +421,17 @@ TEST(DistributedCpu, AKilledRankStopsTheOthersWithinTheTimeout) {
 
 TEST(DistributedCpu, SigtermToTheLauncherSavesOnEveryRankAndResumesExactly) {
   if (!kHaveGloo) GTEST_SKIP() << kNoGloo;
-  const std::string overrides = "gradient_accumulation_steps=1 max_steps_per_epoch=null";  // 2 x 16 steps
+  const std::string overrides =
+      "gradient_accumulation_steps=1 max_steps_per_epoch=null";  // 2 x 16 steps
   fs::path ref = fresh("tt_dist_sigterm_ref");
   Result r = run_distributed(2, ref, overrides);
   ASSERT_EQ(r.status, 0) << r.out;
   fs::path run = fresh("tt_dist_sigterm");
   fs::create_directories(run);
-  pid_t launcher = spawn({std::string(TT_BINARY_DIR) + "/tune", "run", "--nproc_per_node", "2", "--master_port",
-                          std::to_string(free_port()), "full_finetune_distributed", "--config", kConfig,
-                          "output_dir=" + run.string(), "batch_size=4", "gradient_accumulation_steps=1",
-                          "max_steps_per_epoch=null"},
+  pid_t launcher = spawn({std::string(TT_BINARY_DIR) + "/tune", "run", "--nproc_per_node", "2",
+                          "--master_port", std::to_string(free_port()), "full_finetune_distributed",
+                          "--config", kConfig, "output_dir=" + run.string(), "batch_size=4",
+                          "gradient_accumulation_steps=1", "max_steps_per_epoch=null"},
                          run / "stdout.txt", {"OMP_NUM_THREADS=1"});
   ASSERT_TRUE(wait_for_steps(run / "logs", 3, 120)) << read_file(run / "stdout.txt");
   kill(launcher, SIGTERM);
@@ -415,7 +439,8 @@ TEST(DistributedCpu, SigtermToTheLauncherSavesOnEveryRankAndResumesExactly) {
   const std::string out = read_file(run / "stdout.txt");
   ASSERT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
   ASSERT_NE(out.find("Stopped at step"), std::string::npos) << out;
-  std::vector<CheckpointFolder> found = list_checkpoints(run.string());
+  std::vector<checkpointing::CheckpointFolder> found =
+      checkpointing::list_checkpoints(run.string());
   ASSERT_EQ(found.size(), 1u) << out;
   EXPECT_TRUE(found[0].resumable);
   EXPECT_LT(found[0].global_step, 32);
@@ -427,7 +452,8 @@ TEST(DistributedCpu, SigtermToTheLauncherSavesOnEveryRankAndResumesExactly) {
 }
 
 int gpu_count() {
-  return at::globalContext().hasCUDA() ? static_cast<int>(at::detail::getCUDAHooks().deviceCount()) : 0;
+  return at::globalContext().hasCUDA() ? static_cast<int>(at::detail::getCUDAHooks().deviceCount())
+                                       : 0;
 }
 
 TEST(DistributedCpu, BadLaunchesAreClearErrors) {
@@ -436,16 +462,20 @@ TEST(DistributedCpu, BadLaunchesAreClearErrors) {
     std::string overrides, want;
   };
   std::vector<Case> cases = {
-      {"process_group_timeout_seconds=0", "'process_group_timeout_seconds=0'): must be at least 1 (seconds)"},
+      {"process_group_timeout_seconds=0",
+       "'process_group_timeout_seconds=0'): must be at least 1 (seconds)"},
       {"optimizer_in_bwd=True", "optimizer_in_bwd is not supported by full_finetune_distributed"},
       {"optimizer=bitsandbytes.optim.PagedAdamW8bit ~optimizer.fused",
        "8-bit optimizer state is not supported by the distributed recipe"}};
-  if (gpu_count() < 2) cases.push_back({"device=cuda", "needs cuda:1 but " + std::to_string(gpu_count()) + " CUDA device(s)"});
+  if (gpu_count() < 2)
+    cases.push_back(
+        {"device=cuda", "needs cuda:1 but " + std::to_string(gpu_count()) + " CUDA device(s)"});
   for (const Case& c : cases) {
     fs::path out = fresh("tt_dist_bad");
     Result r = run_distributed(2, out, c.overrides);
     EXPECT_EQ(r.status, 1) << c.overrides << "\n" << r.out;
-    EXPECT_NE(r.out.find(c.want), std::string::npos) << c.overrides << "\nwant: " << c.want << "\n got: " << r.out;
+    EXPECT_NE(r.out.find(c.want), std::string::npos)
+        << c.overrides << "\nwant: " << c.want << "\n got: " << r.out;
     fs::remove_all(out);
   }
 }
@@ -483,10 +513,12 @@ TEST(MultiGpuDistributed, TwoGpusComputeWhatOneProcessComputesAndTwoNodesWhatOne
   auto node = [&](int rank) {
     return "CUDA_VISIBLE_DEVICES=" + std::to_string(rank) + " " + std::string(TT_BINARY_DIR) +
            "/tune run --nnodes 2 --nproc_per_node 1 --node_rank " + std::to_string(rank) +
-           " --master_addr 127.0.0.1 --master_port " + port + " full_finetune_distributed --config " + kConfig +
-           " output_dir=" + nodes.string() + " batch_size=4 " + run;
+           " --master_addr 127.0.0.1 --master_port " + port +
+           " full_finetune_distributed --config " + kConfig + " output_dir=" + nodes.string() +
+           " batch_size=4 " + run;
   };
-  r = shell("cd " + std::string(TT_SOURCE_DIR) + " && (" + node(1) + " > /dev/null 2>&1 & pid=$!; " + node(0) +
+  r = shell("cd " + std::string(TT_SOURCE_DIR) + " && (" + node(1) +
+            " > /dev/null 2>&1 & pid=$!; " + node(0) +
             "; s0=$?; wait $pid; s1=$?; test $s0 -eq 0 -a $s1 -eq 0)");
   ASSERT_EQ(r.status, 0) << r.out;
   expect_close_steps(read_disk_logs(nodes / "logs"), read_disk_logs(two / "logs"), 1, 1e-6);
@@ -510,7 +542,7 @@ bool has_hidden_entries(const fs::path& dir) {
 
 std::vector<std::string> checkpoint_names(const fs::path& dir) {
   std::vector<std::string> names;
-  for (const auto& f : list_checkpoints(dir.string())) names.push_back(f.name);
+  for (const auto& f : checkpointing::list_checkpoints(dir.string())) names.push_back(f.name);
   return names;
 }
 
@@ -668,7 +700,8 @@ TEST(DistributedCpu, KillingTheLauncherOutrightStopsItsWorkers) {
   // the signal came during a save): resumable.
   EXPECT_NE(read_file(out / "stdout.txt").find("topped at step"), std::string::npos)
       << read_file(out / "stdout.txt");
-  const std::vector<CheckpointFolder> found = list_checkpoints(out.string());
+  const std::vector<checkpointing::CheckpointFolder> found =
+      checkpointing::list_checkpoints(out.string());
   ASSERT_FALSE(found.empty());
   EXPECT_TRUE(found.back().resumable);
   fs::remove_all(out);

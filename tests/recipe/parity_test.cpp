@@ -54,11 +54,13 @@ void expect_steps_match(const StepLog& ours, const nlohmann::json& steps, const 
   }
 }
 
-void expect_weights_match(const fs::path& folder, const nlohmann::json& expected, const std::string& name) {
+void expect_weights_match(const fs::path& folder, const nlohmann::json& expected,
+                          const std::string& name) {
   const fs::path file = folder / expected["file"].get<std::string>();
   ASSERT_TRUE(fs::exists(file)) << name << ": " << file;
-  StateDict sd = file.extension() == ".safetensors" ? SafetensorsFile(file.string()).state_dict()
-                                                     : load_state_dict_file(file.string());
+  StateDict sd = file.extension() == ".safetensors"
+                     ? checkpointing::SafetensorsFile(file.string()).state_dict()
+                     : checkpointing::load_state_dict_file(file.string());
   ASSERT_EQ(sd.size(), expected["tensors"].size()) << name;
   for (const auto& [key, t] : sd) {
     ASSERT_TRUE(expected["tensors"].contains(key)) << name << ": " << key;
@@ -97,7 +99,8 @@ TEST(RecipeParity, ResumesFromAnOutputDirTorchtuneWrote) {
     fs::copy(kGolden / "torchtune_output", out, fs::copy_options::recursive);
     Result r = tune_run(c["config"], out, quoted_overrides(c["overrides"]));
     ASSERT_EQ(r.status, 0) << r.out;
-    EXPECT_NE(r.out.find("Resuming from " + (out / "epoch_0").string()), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Resuming from " + (out / "epoch_0").string()), std::string::npos)
+        << r.out;
     expect_steps_match(read_disk_logs(out / "logs"), c["steps"], c["name"]);
     expect_weights_match(out / "epoch_1", c["final_weights"], c["name"]);
     fs::remove_all(out);

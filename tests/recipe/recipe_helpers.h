@@ -15,14 +15,16 @@ namespace fs = std::filesystem;
 
 using Result = testing::CommandResult;
 
-inline Result shell(const std::string& cmd) { return testing::run_command(cmd); }
+inline Result shell(const std::string& cmd) {
+  return testing::run_command(cmd);
+}
 
 // `tune run <recipe> --config <config> output_dir=<out> <overrides>` from the source root.
 inline Result tune_run(const std::string& config, const fs::path& out, const std::string& overrides,
                        const std::string& env = "") {
-  return shell("cd " + std::string(TT_SOURCE_DIR) + " && " + env + " " + std::string(TT_BINARY_DIR) +
-               "/tune run full_finetune_single_device --config " + config + " output_dir=" + out.string() +
-               " " + overrides);
+  return shell("cd " + std::string(TT_SOURCE_DIR) + " && " + env + " " +
+               std::string(TT_BINARY_DIR) + "/tune run full_finetune_single_device --config " +
+               config + " output_dir=" + out.string() + " " + overrides);
 }
 
 // One DiskLogger line: step -> {name -> value}.

@@ -31,8 +31,9 @@ std::vector<double> logged_losses(const fs::path& log_dir) {
 TEST(Recipe, TinyFullTrainsAndItsCheckpointLoadsInTransformers) {
   fs::path out = fs::temp_directory_path() / "tt_recipe_tiny_full";
   fs::remove_all(out);
-  Result r = shell("cd " + std::string(TT_SOURCE_DIR) + " && " + std::string(TT_BINARY_DIR) +
-                   "/tune run full_finetune_single_device --config llama2/tiny_full output_dir=" + out.string());
+  Result r = shell(
+      "cd " + std::string(TT_SOURCE_DIR) + " && " + std::string(TT_BINARY_DIR) +
+      "/tune run full_finetune_single_device --config llama2/tiny_full output_dir=" + out.string());
   ASSERT_EQ(r.status, 0) << r.out;
   std::vector<double> losses = logged_losses(out / "logs");
   ASSERT_GE(losses.size(), 20u) << r.out;
@@ -54,19 +55,24 @@ TEST(Recipe, TinyFullTrainsAndItsCheckpointLoadsInTransformers) {
   ASSERT_TRUE(fs::exists(final_dir / "config.json"));
   std::ifstream cfg_in(final_dir / "config.json");
   auto c = nlohmann::json::parse(cfg_in);
-  llama2::HfShape shape{c["num_attention_heads"], c["num_key_value_heads"], c["hidden_size"], std::nullopt};
+  llama2::HfShape shape{c["num_attention_heads"], c["num_key_value_heads"], c["hidden_size"],
+                        std::nullopt};
   StateDict hf;
   for (const auto& e : fs::directory_iterator(final_dir))
     if (e.path().extension() == ".safetensors")
-      for (auto& kv : SafetensorsFile(e.path().string()).state_dict()) hf.push_back(kv);
+      for (auto& kv : checkpointing::SafetensorsFile(e.path().string()).state_dict())
+        hf.push_back(kv);
   StateDict tune = llama2::hf_to_tune(hf, shape);
-  auto model = make_decoder(llama2::llama2_args(512, 2, 4, 4, 64, 512, 0.0, 176));
-  materialize(*model, at::kCPU, at::kFloat, &tune, {});
+  auto model = modules::make_decoder(llama2::llama2_args(512, 2, 4, 4, 64, 512, 0.0, 176));
+  modules::materialize(*model, at::kCPU, at::kFloat, &tune, {});
   at::NoGradGuard no_grad;
   at::Tensor tokens = at::arange(1, 33, at::kLong).view({2, 16});
-  save_safetensors((out / "ours.safetensors").string(), {{"tokens", tokens}, {"logits", forward(*model, {tokens})}});
-  Result py = shell(std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR + "/tests/interop/check_hf_checkpoint.py " +
-                    final_dir.string() + " " + (out / "ours.safetensors").string());
+  checkpointing::save_safetensors(
+      (out / "ours.safetensors").string(),
+      {{"tokens", tokens}, {"logits", modules::forward(*model, {tokens})}});
+  Result py = shell(std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR +
+                    "/tests/interop/check_hf_checkpoint.py " + final_dir.string() + " " +
+                    (out / "ours.safetensors").string());
   EXPECT_EQ(py.status, 0) << py.out;
   fs::remove_all(out);
 }

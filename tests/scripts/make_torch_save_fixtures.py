@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate golden fixtures for the torch.save reader (torchtune_cpp/checkpointing/torch_save.h).
+"""Generate golden fixtures for the torch.save reader (torchtune_cpp/checkpointing/torch_load.h).
 
 Every loadable file is written by the real torch.save and re-read here with
 torch.load(weights_only=True), so the fixtures are exactly what Python produces and accepts:

@@ -16,7 +16,7 @@ namespace {
 
 TEST(BlockwiseQuant, DynamicMaps) {
   for (bool is_signed : {true, false}) {
-    at::Tensor m = dynamic_quant_map(is_signed);
+    at::Tensor m = training::dynamic_quant_map(is_signed);
     ASSERT_EQ(m.numel(), 256);
     EXPECT_TRUE(at::equal(m, std::get<0>(m.sort())));
     EXPECT_EQ(std::get<0>(at::_unique(m)).numel(), 256);
@@ -25,7 +25,8 @@ TEST(BlockwiseQuant, DynamicMaps) {
     EXPECT_EQ(m.min().item<float>() < 0, is_signed);
     // The smallest non-zero magnitude is in the seventh decade below 1.
     at::Tensor mags = m.abs();
-    EXPECT_LT(mags.masked_select(mags > 0).min().item<float>(), 1e-6f * (is_signed ? 1.0f : 0.1f) * 1.1f);
+    EXPECT_LT(mags.masked_select(mags > 0).min().item<float>(),
+              1e-6f * (is_signed ? 1.0f : 0.1f) * 1.1f);
   }
 }
 
@@ -35,25 +36,27 @@ TEST(BlockwiseQuant, RoundTripErrorIsBoundedPerBlock) {
   x.index_put_({1, 17}, 1000.0);  // an outlier in one block of row 1
   for (bool is_signed : {true, false}) {
     at::Tensor in = is_signed ? x : x.abs();
-    at::Tensor map = dynamic_quant_map(is_signed);
-    BlockwiseQuantized q = quantize_blockwise(in, map);
+    at::Tensor map = training::dynamic_quant_map(is_signed);
+    training::BlockwiseQuantized q = training::quantize_blockwise(in, map);
     ASSERT_EQ(q.codes.scalar_type(), at::kByte);
     ASSERT_EQ(q.codes.numel(), in.numel());
-    ASSERT_EQ(q.absmax.numel(), (in.numel() + kQuantBlock - 1) / kQuantBlock);
-    at::Tensor back = dequantize_blockwise(q.codes, q.absmax, map, in.sizes());
+    ASSERT_EQ(q.absmax.numel(), (in.numel() + training::kQuantBlock - 1) / training::kQuantBlock);
+    at::Tensor back = training::dequantize_blockwise(q.codes, q.absmax, map, in.sizes());
     // Per element: at most half the coarsest code step (0.9/64/2 signed, 0.9/128/2 unsigned)
     // of the block's absmax, and relative precision kept for values down to 1% of it (a
     // linear 8-bit code would have none below 1/127).
     at::Tensor flat = in.reshape(-1), err = (back.reshape(-1) - flat).abs();
-    at::Tensor scale = q.absmax.repeat_interleave(kQuantBlock).slice(0, 0, flat.numel());
+    at::Tensor scale = q.absmax.repeat_interleave(training::kQuantBlock).slice(0, 0, flat.numel());
     EXPECT_LE((err / scale).max().item<double>(), is_signed ? 0.00704 : 0.00352);
     at::Tensor mid = flat.abs() >= scale * 0.01;
     EXPECT_LE((err / flat.abs()).masked_select(mid).max().item<double>(), 0.15);
     // Blocks without the outlier keep their own precision.
-    EXPECT_LE(err.slice(0, 0, kQuantBlock).max().item<double>(), 0.00704 * q.absmax[0].item<double>());
+    EXPECT_LE(err.slice(0, 0, training::kQuantBlock).max().item<double>(),
+              0.00704 * q.absmax[0].item<double>());
     EXPECT_LT(q.absmax[0].item<double>(), 10.0);  // row 0's blocks never saw the outlier
-    BlockwiseQuantized z = quantize_blockwise(at::zeros({5000}), map);
-    EXPECT_TRUE(at::equal(dequantize_blockwise(z.codes, z.absmax, map, {5000}), at::zeros({5000})));
+    training::BlockwiseQuantized z = training::quantize_blockwise(at::zeros({5000}), map);
+    EXPECT_TRUE(at::equal(training::dequantize_blockwise(z.codes, z.absmax, map, {5000}),
+                          at::zeros({5000})));
   }
 }
 
@@ -61,17 +64,17 @@ TEST(BlockwiseQuant, PagedAdamW8bitTracksAdamWAndResumesExactly) {
   at::manual_seed(1);
   auto make = [](at::Tensor init) { return StateDict{{"w", init.clone().requires_grad_(true)}}; };
   at::Tensor w0 = at::randn({64, 128}) * 0.1;
-  OptimizerOptions eight;
+  training::OptimizerOptions eight;
   eight.state_on_host = true;
   eight.state_bits = 8;
   eight.lr = 1e-2;
-  OptimizerOptions fp32 = eight;
+  training::OptimizerOptions fp32 = eight;
   fp32.state_bits = 32;
-  Optimizer a(make(w0), eight), b(make(w0), fp32);
+  training::Optimizer a(make(w0), eight), b(make(w0), fp32);
   std::vector<at::Tensor> grads;
   for (int s = 0; s < 20; ++s) grads.push_back(at::randn({64, 128}));
   for (int s = 0; s < 10; ++s) {
-    for (Optimizer* o : {&a, &b}) o->params()[0].second.mutable_grad() = grads[s].clone();
+    for (training::Optimizer* o : {&a, &b}) o->params()[0].second.mutable_grad() = grads[s].clone();
     a.step();
     b.step();
   }
@@ -83,18 +86,18 @@ TEST(BlockwiseQuant, PagedAdamW8bitTracksAdamWAndResumesExactly) {
   // Restored from its state dict, the 8-bit optimizer continues exactly as the original.
   PickleValue sd = a.state_dict();
   ASSERT_TRUE(sd.at("state").at(int64_t{0}).find("absmax1") != nullptr);
-  Optimizer c(make(wa), eight);
+  training::Optimizer c(make(wa), eight);
   c.load_state_dict(sd, "t");
   for (int s = 10; s < 20; ++s) {
-    for (Optimizer* o : {&a, &c}) o->params()[0].second.mutable_grad() = grads[s].clone();
+    for (training::Optimizer* o : {&a, &c}) o->params()[0].second.mutable_grad() = grads[s].clone();
     a.step();
     c.step();
   }
   EXPECT_TRUE(at::equal(a.params()[0].second, c.params()[0].second));
   // And into a plain AdamW, dequantized.
-  OptimizerOptions plain;
+  training::OptimizerOptions plain;
   plain.lr = 1e-2;
-  Optimizer d(make(wa), plain);
+  training::Optimizer d(make(wa), plain);
   d.load_state_dict(sd, "t");
   EXPECT_EQ(d.state().at(0).exp_avg.scalar_type(), at::kFloat);
   EXPECT_FALSE(d.state().at(0).quantized());
@@ -109,26 +112,28 @@ namespace {
 TEST(BlockwiseQuant, LargeTensorsQuantizeInPassesAndOtherBlockSizesRead) {
   // More than one pass of 8192 blocks (16.7M elements), with a different scale per block.
   at::manual_seed(2);
-  const int64_t n = 8192 * kQuantBlock + 5000;
+  const int64_t n = 8192 * training::kQuantBlock + 5000;
   at::Tensor x = at::randn({n}) * at::rand({n}).add_(0.01);
-  at::Tensor map = dynamic_quant_map(true);
-  BlockwiseQuantized q = quantize_blockwise(x, map);
+  at::Tensor map = training::dynamic_quant_map(true);
+  training::BlockwiseQuantized q = training::quantize_blockwise(x, map);
   ASSERT_EQ(q.absmax.numel(), 8192 + 3);
-  at::Tensor back = dequantize_blockwise(q.codes, q.absmax, map, {n});
-  at::Tensor scale = q.absmax.repeat_interleave(kQuantBlock).slice(0, 0, n);
+  at::Tensor back = training::dequantize_blockwise(q.codes, q.absmax, map, {n});
+  at::Tensor scale = q.absmax.repeat_interleave(training::kQuantBlock).slice(0, 0, n);
   EXPECT_LE(((back - x).abs() / scale).max().item<double>(), 0.00704);
   // The last pass equals quantizing its blocks alone.
-  BlockwiseQuantized tail = quantize_blockwise(x.slice(0, 8192 * kQuantBlock), map);
-  EXPECT_TRUE(at::equal(tail.codes, q.codes.slice(0, 8192 * kQuantBlock)));
+  training::BlockwiseQuantized tail =
+      training::quantize_blockwise(x.slice(0, 8192 * training::kQuantBlock), map);
+  EXPECT_TRUE(at::equal(tail.codes, q.codes.slice(0, 8192 * training::kQuantBlock)));
   // State quantized with smaller blocks (bitsandbytes' 256) reads back with its block size.
   at::Tensor y = at::randn({1000});
   at::Tensor codes = at::empty({1000}, at::kByte), absmax = at::empty({4});
   for (int64_t b = 0; b < 4; ++b) {
-    BlockwiseQuantized part = quantize_blockwise(y.slice(0, b * 256, std::min<int64_t>(1000, (b + 1) * 256)), map);
+    training::BlockwiseQuantized part = training::quantize_blockwise(
+        y.slice(0, b * 256, std::min<int64_t>(1000, (b + 1) * 256)), map);
     codes.slice(0, b * 256, std::min<int64_t>(1000, (b + 1) * 256)).copy_(part.codes);
     absmax[b] = part.absmax[0];
   }
-  at::Tensor z = dequantize_blockwise(codes, absmax, map, {1000}, 256);
+  at::Tensor z = training::dequantize_blockwise(codes, absmax, map, {1000}, 256);
   EXPECT_LE((z - y).abs().max().item<double>(), 0.00704 * y.abs().max().item<double>());
 }
 
@@ -146,18 +151,18 @@ TEST(GpuPagedAdamW, HostStateOnCudaMatchesFusedAdamW) {
   const at::Device cuda(at::kCUDA, 0);
   at::Tensor w0 = (at::randn({3000, 700}) * 0.1).to(cuda);  // over one pass of blocks
   auto make = [&] { return StateDict{{"w", w0.clone().requires_grad_(true)}}; };
-  OptimizerOptions fused;
+  training::OptimizerOptions fused;
   fused.fused = true;
   fused.lr = 1e-2;
-  OptimizerOptions paged = fused;
+  training::OptimizerOptions paged = fused;
   paged.fused.reset();
   paged.state_on_host = true;
-  OptimizerOptions eight = paged;
+  training::OptimizerOptions eight = paged;
   eight.state_bits = 8;
-  Optimizer a(make(), fused), b(make(), paged), c(make(), eight);
+  training::Optimizer a(make(), fused), b(make(), paged), c(make(), eight);
   for (int s = 0; s < 5; ++s) {
     at::Tensor g = at::randn({3000, 700}, at::TensorOptions().device(cuda));
-    for (Optimizer* o : {&a, &b, &c}) o->params()[0].second.mutable_grad() = g.clone();
+    for (training::Optimizer* o : {&a, &b, &c}) o->params()[0].second.mutable_grad() = g.clone();
     a.step();
     b.step();
     c.step();
@@ -168,7 +173,8 @@ TEST(GpuPagedAdamW, HostStateOnCudaMatchesFusedAdamW) {
   EXPECT_TRUE(at::equal(sa.at("state").at(int64_t{0}).at("exp_avg").to_tensor().cpu(),
                         sb.at("state").at(int64_t{0}).at("exp_avg").to_tensor()));
   const double moved = (a.params()[0].second - w0).abs().mean().item<double>();
-  EXPECT_LT((c.params()[0].second - a.params()[0].second).abs().mean().item<double>(), 0.02 * moved);
+  EXPECT_LT((c.params()[0].second - a.params()[0].second).abs().mean().item<double>(),
+            0.02 * moved);
 }
 
 }  // namespace

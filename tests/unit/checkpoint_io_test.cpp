@@ -17,6 +17,7 @@
 #include <map>
 #include <sstream>
 
+#include "tests/common/temp_dir.h"
 #include "tests/unit/test_util.h"
 #include "torchtune_cpp/checkpointing/safetensors.h"
 #include "torchtune_cpp/checkpointing/safetensors_writer.h"
@@ -28,24 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("tt_checkpoint_io_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using tt::testing::TempDir;
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -68,7 +52,9 @@ bool same_bits(const at::Tensor& a, const at::Tensor& b) {
   return PickleValue(a) == PickleValue(b);  // dtype, shape and bytes
 }
 
-const c10::StorageImpl* storage_of(const at::Tensor& t) { return t.storage().unsafeGetStorageImpl(); }
+const c10::StorageImpl* storage_of(const at::Tensor& t) {
+  return t.storage().unsafeGetStorageImpl();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Expected values for the Python side, as JSON: each tensor by its gen() recipe.
@@ -98,22 +84,6 @@ std::string json_double(double d) {
   return s;
 }
 
-const char* py_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return "float32";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kDouble: return "float64";
-    case at::kLong: return "int64";
-    case at::kInt: return "int32";
-    case at::kShort: return "int16";
-    case at::kChar: return "int8";
-    case at::kByte: return "uint8";
-    case at::kBool: return "bool";
-    default: return "?";
-  }
-}
-
 // Makes tensors with gen() and remembers each one's recipe for the manifest.
 struct Recipes {
   std::map<const void*, std::string> specs;
@@ -125,30 +95,38 @@ struct Recipes {
     return t;
   }
   // base.t(), a view sharing base's storage (base must be 2-D and made by make()).
-  at::Tensor transpose(const at::Tensor& base, double start, double step, const std::string& group) {
+  at::Tensor transpose(const at::Tensor& base, double start, double step,
+                       const std::string& group) {
     at::Tensor t = base.t();
-    specs[t.unsafeGetTensorImpl()] = spec(base.scalar_type(), base.sizes().vec(), start, step, true, group);
+    specs[t.unsafeGetTensorImpl()] =
+        spec(base.scalar_type(), base.sizes().vec(), start, step, true, group);
     return t;
   }
   static std::string spec(at::ScalarType dtype, const std::vector<int64_t>& shape, double start,
                           double step, bool transpose, const std::string& group) {
     std::ostringstream out;
-    out << "{\"type\": \"tensor\", \"dtype\": \"" << py_dtype(dtype) << "\", \"shape\": [";
+    out << "{\"type\": \"tensor\", \"dtype\": \"" << python_dtype_name(dtype) << "\", \"shape\": [";
     for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
     out << "], \"start\": " << json_double(start) << ", \"step\": " << json_double(step)
-        << ", \"transpose\": " << (transpose ? "true" : "false") << ", \"storage\": " << json_string(group)
-        << "}";
+        << ", \"transpose\": " << (transpose ? "true" : "false")
+        << ", \"storage\": " << json_string(group) << "}";
     return out.str();
   }
 
   std::string json(const PickleValue& v) const {
     using K = PickleValue::Kind;
     switch (v.kind()) {
-      case K::kNone: return "{\"type\": \"none\"}";
-      case K::kBool: return std::string("{\"type\": \"bool\", \"value\": ") + (v.to_bool() ? "true" : "false") + "}";
-      case K::kInt: return "{\"type\": \"int\", \"value\": " + std::to_string(v.to_int()) + "}";
-      case K::kDouble: return "{\"type\": \"float\", \"value\": " + json_double(v.to_double()) + "}";
-      case K::kString: return "{\"type\": \"str\", \"value\": " + json_string(v.to_string()) + "}";
+      case K::kNone:
+        return "{\"type\": \"none\"}";
+      case K::kBool:
+        return std::string("{\"type\": \"bool\", \"value\": ") + (v.to_bool() ? "true" : "false") +
+               "}";
+      case K::kInt:
+        return "{\"type\": \"int\", \"value\": " + std::to_string(v.to_int()) + "}";
+      case K::kDouble:
+        return "{\"type\": \"float\", \"value\": " + json_double(v.to_double()) + "}";
+      case K::kString:
+        return "{\"type\": \"str\", \"value\": " + json_string(v.to_string()) + "}";
       case K::kBytes: {
         std::string hex;
         for (unsigned char c : v.to_bytes()) {
@@ -158,10 +136,12 @@ struct Recipes {
         }
         return "{\"type\": \"bytes\", \"hex\": \"" + hex + "\"}";
       }
-      case K::kTensor: return specs.at(v.to_tensor().unsafeGetTensorImpl());
+      case K::kTensor:
+        return specs.at(v.to_tensor().unsafeGetTensorImpl());
       case K::kList:
       case K::kTuple: {
-        std::string out = std::string("{\"type\": \"") + (v.is_list() ? "list" : "tuple") + "\", \"items\": [";
+        std::string out =
+            std::string("{\"type\": \"") + (v.is_list() ? "list" : "tuple") + "\", \"items\": [";
         for (size_t i = 0; i < v.items().size(); ++i) out += (i ? ", " : "") + json(v.items()[i]);
         return out + "]}";
       }
@@ -219,7 +199,9 @@ PickleValue recipe_state_tree(Recipes& r) {
                          {"neg_zero", -0.0},
                          {"one", 1.0},
                          {"text", "h\xc3\xa9llo \xe2\x98\x83"},
-                         {"bytes", PV::bytes(std::string("\x00\xff\x80" "ab", 5))},
+                         {"bytes", PV::bytes(std::string("\x00\xff\x80"
+                                                         "ab",
+                                                         5))},
                          {"empty_bytes", PV::bytes("")},
                          {"tuples", PV::list({PV::tuple(), PV::tuple({1}), PV::tuple({1, "a"}),
                                               PV::tuple({1, 2.5, PV()}),
@@ -258,14 +240,14 @@ TEST(SafetensorsWriter, RoundTripsEveryDtypeThroughOurReader) {
                     {"transposed", base.t()}};
   ASSERT_FALSE(want.back().second.is_contiguous());
   {
-    SafetensorsWriter writer(path, tensor_specs(want));
+    checkpointing::SafetensorsWriter writer(path, checkpointing::tensor_specs(want));
     for (auto it = want.rbegin(); it != want.rend(); ++it) writer.write(it->first, it->second);
     EXPECT_TRUE(fs::exists(path + ".tmp"));
     EXPECT_FALSE(fs::exists(path));
     writer.finish();
   }
   EXPECT_FALSE(fs::exists(path + ".tmp"));
-  SafetensorsFile file(path);
+  checkpointing::SafetensorsFile file(path);
   EXPECT_EQ(file.metadata().at("format"), "pt");
   ASSERT_EQ(file.keys().size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
@@ -285,17 +267,18 @@ TEST(SafetensorsWriter, AbandonedWriterLeavesNoFileAndKeepsTheOldOne) {
   TempDir dir;
   const std::string fresh = dir.file("fresh.safetensors");
   {
-    SafetensorsWriter writer(fresh, {{"a", at::kFloat, {2}}, {"b", at::kFloat, {2}}});
+    checkpointing::SafetensorsWriter writer(fresh,
+                                            {{"a", at::kFloat, {2}}, {"b", at::kFloat, {2}}});
     writer.write("a", at::ones({2}));
   }
   EXPECT_FALSE(fs::exists(fresh));
   EXPECT_FALSE(fs::exists(fresh + ".tmp"));
 
   const std::string old = dir.file("old.safetensors");
-  save_safetensors(old, {{"a", at::ones({2})}});
+  checkpointing::save_safetensors(old, {{"a", at::ones({2})}});
   const std::string before = read_all(old);
   try {
-    SafetensorsWriter writer(old, {{"a", at::kFloat, {2}}});
+    checkpointing::SafetensorsWriter writer(old, {{"a", at::kFloat, {2}}});
     writer.write("a", at::ones({3}));  // wrong shape: throws, the writer unwinds unfinished
   } catch (const Error&) {
   }
@@ -306,22 +289,43 @@ TEST(SafetensorsWriter, AbandonedWriterLeavesNoFileAndKeepsTheOldOne) {
 TEST(SafetensorsWriter, RefusesMismatchesClearly) {
   TempDir dir;
   const std::string path = dir.file("x.safetensors");
-  SafetensorsWriter writer(path, {{"a", at::kBFloat16, {2, 3}}, {"b", at::kFloat, {1}}});
+  checkpointing::SafetensorsWriter writer(path,
+                                          {{"a", at::kBFloat16, {2, 3}}, {"b", at::kFloat, {1}}});
   testing::expect_error([&] { writer.write("zzz", at::ones({1})); }, {path, "zzz", "not declared"});
   testing::expect_error([&] { writer.write("a", at::ones({2, 3})); }, {"[a]", "Float", "BFloat16"});
-  testing::expect_error([&] { writer.write("a", at::ones({3, 2}, at::kBFloat16)); }, {"[a]", "shape"});
-  writer.write("a", at::ones({2, 3}, at::kBFloat16));
-  testing::expect_error([&] { writer.write("a", at::ones({2, 3}, at::kBFloat16)); }, {"written twice"});
-  testing::expect_error([&] { writer.finish(); }, {path, "never written", "b"});
-  testing::expect_error([&] { SafetensorsWriter(dir.file("c.safetensors"), {{"c", at::kComplexFloat, {1}}}); },
-                        {"[c]", "cannot write dtype", "BF16"});
   testing::expect_error(
-      [&] { SafetensorsWriter(dir.file("d.safetensors"), {{"d", at::kFloat, {1}}, {"d", at::kFloat, {1}}}); },
+      [&] {
+        writer.write("a", at::ones({3, 2}, at::kBFloat16));
+      },
+      {"[a]", "shape"});
+  writer.write("a", at::ones({2, 3}, at::kBFloat16));
+  testing::expect_error(
+      [&] {
+        writer.write("a", at::ones({2, 3}, at::kBFloat16));
+      },
+      {"written twice"});
+  testing::expect_error([&] { writer.finish(); }, {path, "never written", "b"});
+  testing::expect_error(
+      [&] {
+        checkpointing::SafetensorsWriter(dir.file("c.safetensors"),
+                                         {{"c", at::kComplexFloat, {1}}});
+      },
+      {"[c]", "cannot write dtype", "BF16"});
+  testing::expect_error(
+      [&] {
+        checkpointing::SafetensorsWriter(dir.file("d.safetensors"),
+                                         {{"d", at::kFloat, {1}}, {"d", at::kFloat, {1}}});
+      },
       {"[d]", "declared twice"});
-  testing::expect_error([&] { SafetensorsWriter(dir.file("e.safetensors"), {{"__metadata__", at::kFloat, {1}}}); },
-                        {"__metadata__"});
-  testing::expect_error([&] { SafetensorsWriter(dir.file("no/such/dir/f.safetensors"), {}); },
-                        {"no/such/dir/f.safetensors.tmp", "cannot create"});
+  testing::expect_error(
+      [&] {
+        checkpointing::SafetensorsWriter(dir.file("e.safetensors"),
+                                         {{"__metadata__", at::kFloat, {1}}});
+      },
+      {"__metadata__"});
+  testing::expect_error(
+      [&] { checkpointing::SafetensorsWriter(dir.file("no/such/dir/f.safetensors"), {}); },
+      {"no/such/dir/f.safetensors.tmp", "cannot create"});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -332,15 +336,17 @@ TEST(TorchSave, RecipeStateTreeRoundTrips) {
   Recipes r;
   const PickleValue tree = recipe_state_tree(r);
   const std::string path = dir.file("recipe_state.pt");
-  save_torch_file(path, tree);
+  checkpointing::save_torch_file(path, tree);
   EXPECT_FALSE(fs::exists(path + ".tmp"));
-  const PickleValue back = load_torch_file(path);
+  const PickleValue back = checkpointing::load_torch_file(path);
   EXPECT_EQ(back, tree) << back.repr();
   EXPECT_FALSE(back.is_ordered_dict());
   EXPECT_TRUE(back.at("misc").at("od").is_ordered_dict());
   EXPECT_EQ(back.at("optimizer").at("state").dict_items()[1].first, PickleValue(1));
   EXPECT_EQ(back.at("optimizer").at("param_groups").items()[0].at("lr").to_double(), 2e-5);
-  EXPECT_EQ(back.at("misc").at("bytes").to_bytes(), std::string("\x00\xff\x80" "ab", 5));
+  EXPECT_EQ(back.at("misc").at("bytes").to_bytes(), std::string("\x00\xff\x80"
+                                                                "ab",
+                                                                5));
   // The view and its base share one storage again, with the view's strides.
   const at::Tensor& b = back.at("misc").at("base").to_tensor();
   const at::Tensor& bt = back.at("misc").at("base_t").to_tensor();
@@ -357,9 +363,9 @@ TEST(TorchSave, StateDictRoundTripKeepsOrderViewsAndDevice) {
                   {"z.weight_t", w.t()},
                   {"slice", w.slice(0, 1, 3).slice(1, 2, 5)}};
   const std::string path = dir.file("model.bin");
-  save_state_dict_file(path, sd);
-  EXPECT_TRUE(load_torch_file(path).is_ordered_dict());
-  StateDict back = load_state_dict_file(path);
+  checkpointing::save_state_dict_file(path, sd);
+  EXPECT_TRUE(checkpointing::load_torch_file(path).is_ordered_dict());
+  StateDict back = checkpointing::load_state_dict_file(path);
   ASSERT_EQ(back.size(), sd.size());
   for (size_t i = 0; i < sd.size(); ++i) {
     EXPECT_EQ(back[i].first, sd[i].first);
@@ -374,10 +380,13 @@ TEST(TorchSave, StateDictRoundTripKeepsOrderViewsAndDevice) {
   // Loaded tensors are writable (copy-on-write over the file) and the file is unchanged.
   back[0].second.add_(1);
   EXPECT_TRUE(same_bits(back[2].second, (sd[0].second + 1).t()));
-  EXPECT_TRUE(same_bits(load_state_dict_file(path)[0].second, sd[0].second));
+  EXPECT_TRUE(same_bits(checkpointing::load_state_dict_file(path)[0].second, sd[0].second));
 
-  testing::expect_error([&] { save_state_dict_file(dir.file("dup.bin"), {{"x", w}, {"x", w}}); },
-                        {"[x]", "twice"});
+  testing::expect_error(
+      [&] {
+        checkpointing::save_state_dict_file(dir.file("dup.bin"), {{"x", w}, {"x", w}});
+      },
+      {"[x]", "twice"});
 }
 
 TEST(TorchSave, StreamingWriterTakesTensorsOneAtATime) {
@@ -385,7 +394,7 @@ TEST(TorchSave, StreamingWriterTakesTensorsOneAtATime) {
   const std::string path = dir.file("stream.pt");
   PickleValue tree = PickleValue::ordered_dict();
   {
-    TorchSaveWriter writer(path);
+    checkpointing::TorchSaveWriter writer(path);
     for (int i = 0; i < 4; ++i) {
       at::Tensor t = gen(at::kBFloat16, {8, 5}, i, 0.5);  // dropped after write(): nothing kept
       PickleValue v = writer.write(t);
@@ -401,11 +410,12 @@ TEST(TorchSave, StreamingWriterTakesTensorsOneAtATime) {
     writer.finish(tree);
     testing::expect_error([&] { writer.write(at::ones({1})); }, {path, "after finish"});
   }
-  const PickleValue back = load_torch_file(path);
+  const PickleValue back = checkpointing::load_torch_file(path);
   ASSERT_TRUE(back.is_ordered_dict());
   ASSERT_EQ(back.size(), 8u);
   for (int i = 0; i < 4; ++i)
-    EXPECT_TRUE(same_bits(back.at("layer." + std::to_string(i)).to_tensor(), gen(at::kBFloat16, {8, 5}, i, 0.5)));
+    EXPECT_TRUE(same_bits(back.at("layer." + std::to_string(i)).to_tensor(),
+                          gen(at::kBFloat16, {8, 5}, i, 0.5)));
   EXPECT_TRUE(same_bits(back.at("base_t").to_tensor(), gen(at::kFloat, {2, 3}, 0, 1).t()));
   EXPECT_EQ(storage_of(back.at("base").to_tensor()), storage_of(back.at("base_t").to_tensor()));
   EXPECT_TRUE(same_bits(back.at("plain").to_tensor(), gen(at::kFloat, {2}, 5, 1)));
@@ -417,7 +427,7 @@ TEST(TorchSave, AbandonedWriterLeavesTheTargetUntouched) {
   const std::string path = dir.file("model.pt");
   write_all(path, "old contents");
   {
-    TorchSaveWriter writer(path);
+    checkpointing::TorchSaveWriter writer(path);
     writer.write(at::ones({1000}));
   }
   EXPECT_EQ(read_all(path), "old contents");
@@ -427,14 +437,24 @@ TEST(TorchSave, AbandonedWriterLeavesTheTargetUntouched) {
 TEST(TorchSave, RefusesWhatPythonCouldNotLoad) {
   TempDir dir;
   const std::string path = dir.file("bad.pt");
-  testing::expect_error([&] { save_torch_file(path, PickleValue::dict({{PickleValue::list(), 1}})); },
-                        {path, "not hashable"});
-  testing::expect_error([&] { save_torch_file(path, at::empty({2}, at::TensorOptions().device(at::kMeta))); },
-                        {path, "meta tensor has no data"});
+  testing::expect_error(
+      [&] {
+        checkpointing::save_torch_file(path, PickleValue::dict({{PickleValue::list(), 1}}));
+      },
+      {path, "not hashable"});
+  testing::expect_error(
+      [&] {
+        checkpointing::save_torch_file(path, at::empty({2}, at::TensorOptions().device(at::kMeta)));
+      },
+      {path, "meta tensor has no data"});
   at::Tensor f = at::ones({4});
-  testing::expect_error([&] { save_torch_file(path, PickleValue::list({f, f.view(at::kInt)})); },
-                        {path, "different dtypes"});
-  testing::expect_error([&] { save_torch_file(path, at::ones({2}, at::kUInt16)); }, {path, "cannot save dtype"});
+  testing::expect_error(
+      [&] {
+        checkpointing::save_torch_file(path, PickleValue::list({f, f.view(at::kInt)}));
+      },
+      {path, "different dtypes"});
+  testing::expect_error([&] { checkpointing::save_torch_file(path, at::ones({2}, at::kUInt16)); },
+                        {path, "cannot save dtype"});
   EXPECT_FALSE(fs::exists(path));
   EXPECT_FALSE(fs::exists(path + ".tmp"));
 }
@@ -451,7 +471,8 @@ TEST(TorchSave, ValueAccessorsNameTheTypes) {
   EXPECT_NE(PickleValue(1), PickleValue(1.0));
   EXPECT_NE(PickleValue::list({1}), PickleValue::tuple({1}));
   EXPECT_NE(PickleValue::dict(), PickleValue::ordered_dict());
-  EXPECT_EQ(PickleValue::dict({{"a", PickleValue::tuple({1, "x", PickleValue()})}}).repr(), "{'a': (1, 'x', None)}");
+  EXPECT_EQ(PickleValue::dict({{"a", PickleValue::tuple({1, "x", PickleValue()})}}).repr(),
+            "{'a': (1, 'x', None)}");
 }
 
 // Tensors on the GPU are written one CPU copy at a time: a non-contiguous tensor to
@@ -461,23 +482,25 @@ TEST(GpuCheckpointIo, WritersTakeCudaTensors) {
   TempDir dir;
   const at::Tensor host = gen(at::kBFloat16, {4, 6}, -3, 0.125);
   const at::Tensor w = host.to(at::kCUDA);
-  save_safetensors(dir.file("m.safetensors"), {{"w_t", w.t()}, {"w", w}});
-  SafetensorsFile st(dir.file("m.safetensors"));
+  checkpointing::save_safetensors(dir.file("m.safetensors"), {{"w_t", w.t()}, {"w", w}});
+  checkpointing::SafetensorsFile st(dir.file("m.safetensors"));
   EXPECT_TRUE(same_bits(st.tensor("w_t"), host.t()));
   EXPECT_TRUE(same_bits(st.tensor("w"), host));
 
-  save_torch_file(dir.file("tree.pt"), PickleValue::dict({{"w", w}, {"w_t", w.t()}}));
-  const PickleValue tree = load_torch_file(dir.file("tree.pt"));
+  checkpointing::save_torch_file(dir.file("tree.pt"),
+                                 PickleValue::dict({{"w", w}, {"w_t", w.t()}}));
+  const PickleValue tree = checkpointing::load_torch_file(dir.file("tree.pt"));
   EXPECT_TRUE(tree.at("w").to_tensor().is_cpu());
   EXPECT_TRUE(same_bits(tree.at("w_t").to_tensor(), host.t()));
   EXPECT_EQ(storage_of(tree.at("w").to_tensor()), storage_of(tree.at("w_t").to_tensor()));
 
   {
-    TorchSaveWriter writer(dir.file("stream.pt"));
+    checkpointing::TorchSaveWriter writer(dir.file("stream.pt"));
     PickleValue rows = writer.write(w.slice(0, 1, 3));
     writer.finish(PickleValue::list({rows}));
   }
-  const at::Tensor rows = load_torch_file(dir.file("stream.pt")).items()[0].to_tensor();
+  const at::Tensor rows =
+      checkpointing::load_torch_file(dir.file("stream.pt")).items()[0].to_tensor();
   EXPECT_TRUE(same_bits(rows, host.slice(0, 1, 3)));
   EXPECT_EQ(rows.storage_offset(), 6);
   EXPECT_EQ(rows.storage().nbytes(), host.nbytes());  // as torch.save: the whole storage
@@ -490,20 +513,20 @@ TEST(CheckpointInterop, PythonLoadsOurFiles) {
   TempDir dir;
   Recipes r;
   const PickleValue tree = recipe_state_tree(r);
-  save_torch_file(dir.file("recipe_state.pt"), tree);
+  checkpointing::save_torch_file(dir.file("recipe_state.pt"), tree);
 
   at::Tensor w = r.make(at::kBFloat16, {4, 6}, -3, 0.125, "w");
   StateDict sd = {{"tok_embeddings.weight", w},
                   {"norm.scale", r.make(at::kFloat, {6}, 1, -0.25, "n")},
                   {"output.weight_t", r.transpose(w, -3, 0.125, "w")}};
-  save_state_dict_file(dir.file("model-00001-of-00001.bin"), sd);
+  checkpointing::save_state_dict_file(dir.file("model-00001-of-00001.bin"), sd);
   PickleValue sd_tree = PickleValue::ordered_dict();
   for (const auto& [k, t] : sd) sd_tree.set(k, t);
 
   // The streaming writer's file (storages before the pickle) must load the same way.
   PickleValue streamed = PickleValue::dict();
   {
-    TorchSaveWriter writer(dir.file("streamed.pt"));
+    checkpointing::TorchSaveWriter writer(dir.file("streamed.pt"));
     at::Tensor a = r.make(at::kHalf, {3, 2}, 0.5, 0.25, "sa");
     PickleValue pa = writer.write(a);
     r.specs[pa.to_tensor().unsafeGetTensorImpl()] = r.specs.at(a.unsafeGetTensorImpl());
@@ -519,7 +542,7 @@ TEST(CheckpointInterop, PythonLoadsOurFiles) {
                   {"mask", r.make(at::kBool, {5}, 0, 1, "")},
                   {"scalar", r.make(at::kFloat, {}, 2.5, 0, "")},
                   {"lm_head.weight", r.transpose(base, -2, 0.5, "")}};
-  save_safetensors(dir.file("model.safetensors"), st);
+  checkpointing::save_safetensors(dir.file("model.safetensors"), st);
 
   std::string st_json = "[";
   for (size_t i = 0; i < st.size(); ++i)
@@ -528,11 +551,19 @@ TEST(CheckpointInterop, PythonLoadsOurFiles) {
   st_json += "]";
   const std::string manifest =
       "{\"files\": [\n"
-      "{\"path\": \"recipe_state.pt\", \"format\": \"torch\", \"value\": " + r.json(tree) + "},\n"
-      "{\"path\": \"model-00001-of-00001.bin\", \"format\": \"torch\", \"value\": " + r.json(sd_tree) + "},\n"
-      "{\"path\": \"streamed.pt\", \"format\": \"torch\", \"value\": " + r.json(streamed) + "},\n"
-      "{\"path\": \"model.safetensors\", \"format\": \"safetensors\", \"metadata\": {\"format\": \"pt\"}, "
-      "\"tensors\": " + st_json + "}\n]}\n";
+      "{\"path\": \"recipe_state.pt\", \"format\": \"torch\", \"value\": " +
+      r.json(tree) +
+      "},\n"
+      "{\"path\": \"model-00001-of-00001.bin\", \"format\": \"torch\", \"value\": " +
+      r.json(sd_tree) +
+      "},\n"
+      "{\"path\": \"streamed.pt\", \"format\": \"torch\", \"value\": " +
+      r.json(streamed) +
+      "},\n"
+      "{\"path\": \"model.safetensors\", \"format\": \"safetensors\", \"metadata\": {\"format\": "
+      "\"pt\"}, "
+      "\"tensors\": " +
+      st_json + "}\n]}\n";
   write_all(dir.file("manifest.json"), manifest);
 
   const std::string command = std::string(TT_TEST_PYTHON) + " " + TT_SOURCE_DIR +
@@ -540,7 +571,8 @@ TEST(CheckpointInterop, PythonLoadsOurFiles) {
   int status = std::system(command.c_str());
   ASSERT_NE(status, -1);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-      << command << " failed (its output is above); manifest:\n" << manifest;
+      << command << " failed (its output is above); manifest:\n"
+      << manifest;
 }
 
 }  // namespace

@@ -25,17 +25,23 @@ config::Config yaml(const std::string& text) {
 TEST(Components, LossesFromYaml) {
   register_builtin_components();
   auto loss = [](const std::string& body) {
-    return config::instantiate<LossSpec>(yaml("loss:\n" + body), "loss", config::Node::map());
+    return config::instantiate<modules::LossSpec>(yaml("loss:\n" + body), "loss",
+                                                  config::Node::map());
   };
-  LossSpec chunked = loss("  _component_: torchtune.modules.loss.CEWithChunkedOutputLoss\n");
-  EXPECT_EQ(chunked.kind, LossSpec::Kind::kChunked);
+  modules::LossSpec chunked =
+      loss("  _component_: torchtune.modules.loss.CEWithChunkedOutputLoss\n");
+  EXPECT_EQ(chunked.kind, modules::LossSpec::Kind::kChunked);
   EXPECT_EQ(chunked.num_output_chunks, 8);
   EXPECT_EQ(chunked.ignore_index, -100);
-  EXPECT_EQ(loss("  _component_: torchtune_cpp.modules.loss.FusedCEWithChunkedOutputLoss\n  num_output_chunks: 4\n")
-                .num_output_chunks, 4);
-  EXPECT_EQ(loss("  _component_: torch.nn.CrossEntropyLoss\n").kind, LossSpec::Kind::kPlain);
-  testing::expect_error([&] { loss("  _component_: torch.nn.CrossEntropyLoss\n  reduction: sum\n"); },
-                        {"c.yaml:3:14", "only reduction: mean"});
+  EXPECT_EQ(loss("  _component_: torchtune_cpp.modules.loss.FusedCEWithChunkedOutputLoss\n  "
+                 "num_output_chunks: 4\n")
+                .num_output_chunks,
+            4);
+  EXPECT_EQ(loss("  _component_: torch.nn.CrossEntropyLoss\n").kind,
+            modules::LossSpec::Kind::kPlain);
+  testing::expect_error(
+      [&] { loss("  _component_: torch.nn.CrossEntropyLoss\n  reduction: sum\n"); },
+      {"c.yaml:3:14", "only reduction: mean"});
   testing::expect_error(
       [&] {
         loss(
@@ -47,15 +53,20 @@ TEST(Components, LossesFromYaml) {
 
 TEST(Components, ProfilerFollowsTorchtunesSchedule) {
   register_builtin_components();
-  auto cfg = yaml("profiler:\n  _component_: torchtune.training.setup_torch_profiler\n  enabled: False\n"
-                  "  output_dir: /tmp/p\n  cpu: True\n  wait_steps: 5\n");
-  EXPECT_FALSE(config::instantiate<ProfilerPtr>(cfg, "profiler", config::Node::map())->enabled());
+  auto cfg = yaml(
+      "profiler:\n  _component_: torchtune.training.setup_torch_profiler\n  enabled: False\n"
+      "  output_dir: /tmp/p\n  cpu: True\n  wait_steps: 5\n");
+  EXPECT_FALSE(
+      config::instantiate<training::ProfilerPtr>(cfg, "profiler", config::Node::map())->enabled());
   // wait 1, warmup 1, active 2, two cycles over 9 steps: windows end at steps 4 and 8.
   const std::string dir = (std::filesystem::temp_directory_path() / "tt_profiler_test").string();
   std::filesystem::remove_all(dir);
-  auto on = yaml("profiler:\n  _component_: torchtune.training.setup_torch_profiler\n  enabled: True\n"
-                 "  output_dir: " + dir + "\n  wait_steps: 1\n  warmup_steps: 1\n  active_steps: 2\n  num_cycles: 2\n");
-  ProfilerPtr p = config::instantiate<ProfilerPtr>(on, "profiler", config::Node::map());
+  auto on = yaml(
+      "profiler:\n  _component_: torchtune.training.setup_torch_profiler\n  enabled: True\n"
+      "  output_dir: " +
+      dir + "\n  wait_steps: 1\n  warmup_steps: 1\n  active_steps: 2\n  num_cycles: 2\n");
+  training::ProfilerPtr p =
+      config::instantiate<training::ProfilerPtr>(on, "profiler", config::Node::map());
   for (int s = 0; s < 9; ++s) {
     at::Tensor a = at::randn({64, 64});
     (void)at::mm(a, a);
@@ -78,16 +89,23 @@ TEST(Components, ProfilerFollowsTorchtunesSchedule) {
 TEST(Components, RecipePassedKeywordsAreRequiredOnlyAtTheCallSite) {
   register_builtin_components();
   const std::string text =
-      "lr_scheduler:\n  _component_: torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup\n"
+      "lr_scheduler:\n  _component_: "
+      "torchtune.training.lr_schedulers.get_cosine_schedule_with_warmup\n"
       "  num_warmup_steps: 2\n";
   EXPECT_TRUE(config::validate_config(config::parse_yaml(text, "s.yaml"), {}).ok());
-  auto opt = std::make_shared<Optimizer>(StateDict{{"p", at::zeros({1})}}, OptimizerOptions{});
+  auto opt = std::make_shared<training::Optimizer>(StateDict{{"p", at::zeros({1})}},
+                                                   training::OptimizerOptions{});
   auto cfg = yaml(text);
-  testing::expect_error([&] { config::instantiate<LRSchedulerPtr, OptimizerPtr>(cfg, "lr_scheduler", config::Node::map(), opt); },
-                        {"missing required argument 'num_training_steps'"});
+  testing::expect_error(
+      [&] {
+        config::instantiate<training::LRSchedulerPtr, training::OptimizerPtr>(
+            cfg, "lr_scheduler", config::Node::map(), opt);
+      },
+      {"missing required argument 'num_training_steps'"});
   config::Node kwargs = config::Node::map();
   kwargs.set("num_training_steps", config::Node::scalar("10"));
-  auto sched = config::instantiate<LRSchedulerPtr, OptimizerPtr>(cfg, "lr_scheduler", kwargs, opt);
+  auto sched = config::instantiate<training::LRSchedulerPtr, training::OptimizerPtr>(
+      cfg, "lr_scheduler", kwargs, opt);
   EXPECT_EQ(sched->last_epoch(), 0);
   EXPECT_EQ(opt->lr(), 0.0);  // warm-up starts at 0
 }
@@ -103,10 +121,13 @@ TEST(Components, EveryShippedConfigValidates) {
   register_builtin_components();
   namespace fs = std::filesystem;
   size_t count = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(std::string(TT_SOURCE_DIR) + "/configs")) {
+  for (const auto& entry :
+       fs::recursive_directory_iterator(std::string(TT_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
     SCOPED_TRACE(entry.path().string());
-    std::string name = fs::relative(entry.path(), std::string(TT_SOURCE_DIR) + "/configs").replace_extension().string();
+    std::string name = fs::relative(entry.path(), std::string(TT_SOURCE_DIR) + "/configs")
+                           .replace_extension()
+                           .string();
     const cli::RecipeInfo* owner = cli::config_owner(name);
     ASSERT_NE(owner, nullptr) << name << " has no owning recipe in the recipe table";
     config::ValidationReport r =

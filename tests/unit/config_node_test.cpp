@@ -13,9 +13,12 @@ ScalarType type_of(const std::string& yaml_value) {
 }
 
 TEST(ConfigNode, ScalarTypesFollowOmegaConfRules) {
-  for (const char* s : {"null", "~", "Null", "NULL", ""}) EXPECT_EQ(type_of(s), ScalarType::kNull) << s;
-  for (const char* s : {"True", "true", "FALSE", "yes", "off"}) EXPECT_EQ(type_of(s), ScalarType::kBool) << s;
-  for (const char* s : {"0", "-3", "1_000", "0x1F", "010"}) EXPECT_EQ(type_of(s), ScalarType::kInt) << s;
+  for (const char* s : {"null", "~", "Null", "NULL", ""})
+    EXPECT_EQ(type_of(s), ScalarType::kNull) << s;
+  for (const char* s : {"True", "true", "FALSE", "yes", "off"})
+    EXPECT_EQ(type_of(s), ScalarType::kBool) << s;
+  for (const char* s : {"0", "-3", "1_000", "0x1F", "010"})
+    EXPECT_EQ(type_of(s), ScalarType::kInt) << s;
   for (const char* s : {"2e-5", "1E5", ".5", "2.0", "-1.5e+3", ".inf", ".nan"})
     EXPECT_EQ(type_of(s), ScalarType::kFloat) << s;
   for (const char* s : {"'1'", "\"true\"", "!!str 3", "abc", "1e", "08", "/tmp/x"})
@@ -89,7 +92,8 @@ TEST(ConfigNode, EmitsBlockYamlAndRoundTrips) {
   Node back = parse_yaml(out, "out.yaml");
   EXPECT_TRUE(same_value(n, back));
   std::string four = emit_yaml(n, EmitOptions{4, true});
-  EXPECT_NE(four.find("checkpointer:\n    checkpoint_files:\n    - a.bin\n"), std::string::npos) << four;
+  EXPECT_NE(four.find("checkpointer:\n    checkpoint_files:\n    - a.bin\n"), std::string::npos)
+      << four;
   EXPECT_LT(four.find("checkpointer:"), four.find("output_dir:"));  // sorted
   EXPECT_NE(four.find("-   name: x\n    size: 1\n"), std::string::npos) << four;
 }

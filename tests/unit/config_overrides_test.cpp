@@ -49,8 +49,8 @@ TEST(Overrides, NestedSetAndCreate) {
 }
 
 TEST(Overrides, ListsNullAndStrings) {
-  Node n = with({"checkpointer.checkpoint_files=[x.bin,y.bin,z.bin]", "seed=None", "batch_size=null",
-                 "output_dir=/new/dir"});
+  Node n = with({"checkpointer.checkpoint_files=[x.bin,y.bin,z.bin]", "seed=None",
+                 "batch_size=null", "output_dir=/new/dir"});
   const Node* files = n.find_path("checkpointer.checkpoint_files");
   ASSERT_TRUE(files->is_list());
   ASSERT_EQ(files->items.size(), 3u);
@@ -79,8 +79,9 @@ TEST(Overrides, Deletion) {
   EXPECT_EQ(n.find("batch_size"), nullptr);
   EXPECT_EQ(n.find_path("optimizer.fused"), nullptr);
   EXPECT_EQ(n.find("profiler"), nullptr);  // parents left empty go too
-  testing::expect_error([] { with({"~optimizer"}); },
-                        {"'~optimizer'", "Removing components from CLI is not supported: ~optimizer"});
+  testing::expect_error(
+      [] { with({"~optimizer"}); },
+      {"'~optimizer'", "Removing components from CLI is not supported: ~optimizer"});
   testing::expect_error([] { with({"~optimizer._component_"}); }, {"Removing components"});
   testing::expect_error([] { with({"~nope.key"}); },
                         {"Could not find key nope.key in yaml config to remove"});
@@ -91,7 +92,8 @@ TEST(Overrides, BadSyntax) {
                         {"Command-line overrides must be in the form of key=value, got a=b=c"});
   testing::expect_error([] { with({"justakey"}); }, {"key=value"});
   testing::expect_error([] { with({"a..b=1"}); }, {"not a dotted name"});
-  testing::expect_error([] { with({"k=[1, 2"}); }, {"command-line override 'k=[1, 2'", "malformed YAML"});
+  testing::expect_error([] { with({"k=[1, 2"}); },
+                        {"command-line override 'k=[1, 2'", "malformed YAML"});
 }
 
 TEST(Interpolation, LateAndTyped) {
@@ -99,10 +101,10 @@ TEST(Interpolation, LateAndTyped) {
   Node r = resolve_all(n);
   EXPECT_EQ(r.find_path("checkpointer.output_dir")->text, "/elsewhere");
   EXPECT_EQ(r.find_path("metric_logger.log_dir")->text, "/elsewhere/logs");
-  Node t = resolve_all(parse_yaml(
-      "a: 3\nb: ${a}\nc: x${a}\nd: ['${a}']\ne:\n  f: ${.g}\n  g: 1\nh: 007\ni: 1e-5\n"
-      "j: r${h}_${i}_${k}_${l}\nk: 2.50\nl: yes\n",
-      "t.yaml"));
+  Node t = resolve_all(
+      parse_yaml("a: 3\nb: ${a}\nc: x${a}\nd: ['${a}']\ne:\n  f: ${.g}\n  g: 1\nh: 007\ni: 1e-5\n"
+                 "j: r${h}_${i}_${k}_${l}\nk: 2.50\nl: yes\n",
+                 "t.yaml"));
   EXPECT_EQ(t.find("b")->scalar_type(), ScalarType::kInt);  // whole-value keeps the type
   EXPECT_EQ(t.find("c")->scalar_type(), ScalarType::kString);
   EXPECT_EQ(t.find("c")->text, "x3");
@@ -114,9 +116,10 @@ TEST(Interpolation, LateAndTyped) {
 TEST(Interpolation, EnvironmentVariables) {
   setenv("TTCPP_UNIT_VAR", "from_env", 1);
   unsetenv("TTCPP_UNSET_VAR");
-  Node r = resolve_all(parse_yaml(
-      "a: ${oc.env:TTCPP_UNIT_VAR}\nb: ${oc.env:TTCPP_UNSET_VAR,fallback}\nc: ${oc.env:TTCPP_UNSET_VAR,null}\n",
-      "t.yaml"));
+  Node r = resolve_all(
+      parse_yaml("a: ${oc.env:TTCPP_UNIT_VAR}\nb: ${oc.env:TTCPP_UNSET_VAR,fallback}\nc: "
+                 "${oc.env:TTCPP_UNSET_VAR,null}\n",
+                 "t.yaml"));
   EXPECT_EQ(r.find("a")->text, "from_env");
   EXPECT_EQ(r.find("b")->text, "fallback");
   EXPECT_TRUE(r.find("c")->is_null());
@@ -147,7 +150,8 @@ TEST(ConfigAccess, TypedGettersNameKeyAndLine) {
   testing::expect_error(
       [&] { cfg.get_int("batch_size"); },
       {"batch_size (command-line override 'batch_size=two')", "expected an integer", "'two'"});
-  testing::expect_error([&] { cfg.get_int("epochs"); }, {"base.yaml", "missing required key 'epochs'"});
+  testing::expect_error([&] { cfg.get_int("epochs"); },
+                        {"base.yaml", "missing required key 'epochs'"});
   testing::expect_error([&] { cfg.get_bool("optimizer.lr"); },
                         {"optimizer.lr (base.yaml:8:7)", "True or False"});
   // An integer beyond 64 bits is an integer still, but too large: say so.
@@ -165,9 +169,10 @@ TEST(RecipeArgs, ParsesConfigAndOverrides) {
   const char* argv2[] = {"recipe", "--config=y.yaml"};
   EXPECT_EQ(parse_recipe_args(2, const_cast<char**>(argv2)).config_path, "y.yaml");
   const char* bad[] = {"recipe", "--config", "x.yaml", "--foo", "--bar=1"};
-  testing::expect_error([&] { parse_recipe_args(5, const_cast<char**>(bad)); },
-                        {"Additional flag arguments not supported: ['--foo', '--bar=1']. Please use "
-                         "--config or key=value overrides"});
+  testing::expect_error(
+      [&] { parse_recipe_args(5, const_cast<char**>(bad)); },
+      {"Additional flag arguments not supported: ['--foo', '--bar=1']. Please use "
+       "--config or key=value overrides"});
   const char* none[] = {"recipe", "a=1"};
   testing::expect_error([&] { parse_recipe_args(2, const_cast<char**>(none)); },
                         {"The '--config' argument is required."});

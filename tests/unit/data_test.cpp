@@ -4,22 +4,23 @@
 // tests/golden/data_golden_test.cpp).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <unistd.h>
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <set>
 
+#include "tests/common/temp_dir.h"
 #include "tests/unit/test_util.h"
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/config/yaml_io.h"
 #include "torchtune_cpp/data/alpaca.h"
 #include "torchtune_cpp/data/builders.h"
-#include "torchtune_cpp/data/local_files.h"
 #include "torchtune_cpp/data/collate.h"
 #include "torchtune_cpp/data/json_records.h"
+#include "torchtune_cpp/data/local_files.h"
 #include "torchtune_cpp/data/packed.h"
 #include "torchtune_cpp/data/sampler.h"
 #include "torchtune_cpp/data/split.h"
@@ -35,16 +36,7 @@ const std::string kModel = kRoot + "/tests/assets/tokenizer/tokenizer.model";
 const std::string kAlpaca = kRoot + "/tests/assets/data/alpaca_tiny.json";
 
 // A scratch directory removed at the end of the test.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("tt_data_test_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string p = (path / name).string();
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-};
+using tt::testing::TempDir;
 
 TEST(JsonRecords, ReadsTheProjectDatasetWithLines) {
   std::vector<JsonRecord> records = load_json_file(kAlpaca);
@@ -104,7 +96,7 @@ TEST(JsonRecords, MalformedDataNamesFileAndLine) {
                         {not_obj + ":3:3", "JSON object", "number"});
   const std::string jl_not_obj = dir.write("list.jsonl", "{\"a\": 1}\n[1, 2]\n");
   testing::expect_error([&] { load_json_file(jl_not_obj); }, {jl_not_obj + ":2:1", "JSON object"});
-  testing::expect_error([&] { load_json_file((dir.path / "none.json").string()); },
+  testing::expect_error([&] { load_json_file((dir.path() / "none.json").string()); },
                         {"none.json", "cannot read", "data_files"});
   // Bytes that are not UTF-8 inside a string: an error, not a crash.
   const std::string latin1 = dir.write("latin1.jsonl", "{\"a\": \"caf\xE9\"}\n");
@@ -134,7 +126,7 @@ TEST(Alpaca, PromptsAreTorchtunes) {
 
 TEST(Alpaca, MessagesMaskThePromptUnlessTrainOnInput) {
   JsonRecord r = record({{"instruction", text("I")}, {"input", text("")}, {"output", text("O")}});
-  std::vector<Message> m = alpaca_to_messages(r, true);
+  std::vector<modules::Message> m = alpaca_to_messages(r, true);
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m[0].role, "user");
   EXPECT_FALSE(m[0].masked);
@@ -171,16 +163,16 @@ TEST(Alpaca, ColumnMapAndMissingColumns) {
 
 TEST(Sft, LabelsAreTokensWithMaskedPositionsIgnored) {
   auto tok = std::make_shared<llama2::Llama2Tokenizer>(kModel);
-  std::vector<Message> msgs{Message{"user", "Hello there", true},
-                            Message{"assistant", "Hi", false}};
+  std::vector<modules::Message> msgs{modules::Message{"user", "Hello there", true},
+                                     modules::Message{"assistant", "Hi", false}};
   Sample s = sft_transform(*tok, msgs);
   llama2::TokenizedMessages t = tok->tokenize_messages(msgs);
   ASSERT_EQ(s.tokens, t.tokens);
   ASSERT_EQ(s.labels.size(), s.tokens.size());
   for (size_t i = 0; i < s.tokens.size(); ++i)
-    EXPECT_EQ(s.labels[i], t.mask[i] ? kIgnoreIndex : s.tokens[i]);
-  EXPECT_EQ(s.labels.front(), kIgnoreIndex);  // BOS of the masked user turn
-  EXPECT_EQ(s.labels.back(), 2);              // EOS after the assistant
+    EXPECT_EQ(s.labels[i], t.mask[i] ? modules::kIgnoreIndex : s.tokens[i]);
+  EXPECT_EQ(s.labels.front(), modules::kIgnoreIndex);  // BOS of the masked user turn
+  EXPECT_EQ(s.labels.back(), 2);                       // EOS after the assistant
 }
 
 TEST(Sft, AlpacaDatasetIsLazyAndBoundsChecked) {
@@ -198,8 +190,8 @@ TEST(Sft, AlpacaDatasetIsLazyAndBoundsChecked) {
   o.source = "tatsu-lab/alpaca";
   o.data_files.clear();
   testing::expect_error([&] { alpaca_dataset(tok, o, "dataset"); },
-                        {"dataset.source", "tatsu-lab/alpaca", "not in the local Hugging Face hub cache",
-                         "source: json", "data_files"});
+                        {"dataset.source", "tatsu-lab/alpaca",
+                         "not in the local Hugging Face hub cache", "source: json", "data_files"});
   o.source = "json";
   o.data_files = {kAlpaca};
   o.split = "validation";
@@ -296,7 +288,7 @@ struct FixedDataset : Dataset {
     Sample s;
     for (int64_t j = 0; j < lens[static_cast<size_t>(i)]; ++j) {
       s.tokens.push_back(100 * (i + 1) + j);
-      s.labels.push_back(j == 0 ? kIgnoreIndex : 100 * (i + 1) + j);
+      s.labels.push_back(j == 0 ? modules::kIgnoreIndex : 100 * (i + 1) + j);
     }
     return s;
   }
@@ -361,8 +353,8 @@ class DatasetConfig : public ::testing::Test {
     config::Config cfg(config::parse_yaml("dataset:\n" + body, "x.yaml"), "x.yaml");
     auto tok = std::make_shared<llama2::Llama2Tokenizer>(
         kModel, max_seq_len ? std::optional<int64_t>(max_seq_len) : std::nullopt);
-    return config::instantiate<DatasetPtr, llama2::TokenizerPtr>(cfg, "dataset",
-                                                                 config::Node::map(), tok);
+    return config::instantiate<DatasetPtr, modules::ModelTokenizerPtr>(cfg, "dataset",
+                                                                       config::Node::map(), tok);
   }
 };
 
@@ -372,7 +364,7 @@ TEST_F(DatasetConfig, BuildsFromATorchtuneConfig) {
       "  data_files: " +
       kAlpaca + "\n  split: train\n  train_on_input: False\n");
   EXPECT_EQ(ds->size(), 64);
-  EXPECT_EQ(ds->get(0).labels.front(), kIgnoreIndex);
+  EXPECT_EQ(ds->get(0).labels.front(), modules::kIgnoreIndex);
   DatasetPtr list = build(
       "  _component_: torchtune.datasets.alpaca_cleaned_dataset\n  source: json\n"
       "  data_files: [" +
@@ -435,8 +427,9 @@ TEST(LocalFiles, HubNamesAreReadFromTheLocalCacheOnly) {
   // Parquet only: refused with the conversion and the data_files route.
   fs::remove(repo / "snapshots/abc123/data/train.json");
   std::ofstream(repo / "snapshots/abc123/data/train-00000-of-00001.parquet") << "PAR1";
-  testing::expect_error([&] { alpaca_dataset(tok, o, "dataset"); },
-                        {"dataset.source", "Parquet/Arrow", "to_json('data.jsonl')", "source: json, data_files"});
+  testing::expect_error(
+      [&] { alpaca_dataset(tok, o, "dataset"); },
+      {"dataset.source", "Parquet/Arrow", "to_json('data.jsonl')", "source: json, data_files"});
   ::setenv("HF_HUB_CACHE", "/nonexistent/hf_hub_cache", 1);
   fs::remove_all(cache);
 }
@@ -453,7 +446,8 @@ TEST(LocalFiles, CsvAndTextAsHuggingFaceReadsThem) {
   EXPECT_EQ(rows[1].line, 4);
   EXPECT_EQ(rows[1].find("a")->kind, FieldValue::Kind::kNull);
   std::ofstream(dir / "b.csv") << "q,a\n\"open\n";
-  testing::expect_error([&] { load_csv_file((dir / "b.csv").string()); }, {"b.csv:2", "never closed"});
+  testing::expect_error([&] { load_csv_file((dir / "b.csv").string()); },
+                        {"b.csv:2", "never closed"});
   std::ofstream(dir / "c.txt") << "one\n\n  \r\nlast";
   std::vector<JsonRecord> lines = load_text_file((dir / "c.txt").string());
   ASSERT_EQ(lines.size(), 4u);

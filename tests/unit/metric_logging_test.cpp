@@ -17,10 +17,12 @@
 #include <regex>
 #include <sstream>
 
+#include "tests/common/temp_dir.h"
 #include "tests/unit/test_util.h"
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/config/yaml_io.h"
 #include "torchtune_cpp/training/metric_logging.h"
+#include "torchtune_cpp/utils/strings.h"
 
 namespace tt {
 namespace {
@@ -28,25 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("tt_metric_logging_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using tt::testing::TempDir;
 
 std::string read_all(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -88,13 +72,13 @@ TEST(MetricLogging, DiskAndStdoutTextEqualTorchtunes) {
   ASSERT_TRUE(in.good()) << "run tests/scripts/make_metric_logging_fixtures.py";
   nlohmann::json golden = nlohmann::json::parse(in);
   TempDir dir;
-  DiskLogger disk(dir.str(), "golden.txt");
+  training::DiskLogger disk(dir.str(), "golden.txt");
   std::ostringstream printed;
-  StdoutLogger stdout_logger(printed);
+  training::StdoutLogger stdout_logger(printed);
   size_t disk_size = 0;
   ASSERT_GE(golden["cases"].size(), 8u);
   for (const auto& c : golden["cases"]) {
-    MetricValues values;
+    training::MetricValues values;
     for (const auto& p : c["payload"])
       values.emplace_back(p[0].get<std::string>(),
                           std::strtod(p[1].get<std::string>().c_str(), nullptr));
@@ -117,24 +101,24 @@ TEST(MetricLogging, DiskAndStdoutTextEqualTorchtunes) {
 
 TEST(MetricLogging, DiskLoggerNamesByTimeAndAppends) {
   TempDir dir;
-  auto before = static_cast<int64_t>(unix_time_now());
+  auto before = static_cast<int64_t>(training::unix_time_now());
   {
-    DiskLogger logger(dir.str() + "/nested/logs");
+    training::DiskLogger logger(dir.str() + "/nested/logs");
     std::smatch m;
     std::string name = logger.path_to_log_file().filename().string();
     ASSERT_TRUE(std::regex_match(name, m, std::regex(R"(log_(\d+)\.txt)"))) << name;
     int64_t ts = std::stoll(m[1]);
     EXPECT_GE(ts, before);
-    EXPECT_LE(ts, static_cast<int64_t>(unix_time_now()));
+    EXPECT_LE(ts, static_cast<int64_t>(training::unix_time_now()));
     EXPECT_EQ(logger.path_to_log_file().parent_path(), dir.path() / "nested/logs");
   }
   {
-    DiskLogger a(dir.str(), "run.txt");
+    training::DiskLogger a(dir.str(), "run.txt");
     a.log("loss", 1.0, 1);
     // Written through at once: readable while the logger is still open.
     EXPECT_EQ(read_all(dir.path() / "run.txt"), "Step 1 | loss:1.0\n");
   }
-  DiskLogger b(dir.str(), "run.txt");  // append mode, as torchtune's open(..., "a")
+  training::DiskLogger b(dir.str(), "run.txt");  // append mode, as torchtune's open(..., "a")
   b.log_dict({{"loss", 0.5}}, 2);
   b.close();
   EXPECT_EQ(read_all(dir.path() / "run.txt"), "Step 1 | loss:1.0\nStep 2 | loss:0.5 \n");
@@ -142,20 +126,23 @@ TEST(MetricLogging, DiskLoggerNamesByTimeAndAppends) {
 }
 
 TEST(MetricLogging, Crc32cKnownAnswers) {
-  EXPECT_EQ(tensorboard::crc32c("123456789", 9), 0xE3069283u);
+  EXPECT_EQ(training::tensorboard::crc32c("123456789", 9), 0xE3069283u);
   std::string zeros(32, '\0'), ones(32, '\xff');
-  EXPECT_EQ(tensorboard::crc32c(zeros.data(), zeros.size()), 0x8A9136AAu);  // RFC 3720 B.4
-  EXPECT_EQ(tensorboard::crc32c(ones.data(), ones.size()), 0x62A8AB43u);
-  EXPECT_EQ(tensorboard::crc32c("", 0), 0u);
+  EXPECT_EQ(training::tensorboard::crc32c(zeros.data(), zeros.size()),
+            0x8A9136AAu);  // RFC 3720 B.4
+  EXPECT_EQ(training::tensorboard::crc32c(ones.data(), ones.size()), 0x62A8AB43u);
+  EXPECT_EQ(training::tensorboard::crc32c("", 0), 0u);
   // Continuing a CRC equals one CRC over the whole.
-  EXPECT_EQ(tensorboard::crc32c("56789", 5, tensorboard::crc32c("1234", 4)), 0xE3069283u);
+  EXPECT_EQ(training::tensorboard::crc32c("56789", 5, training::tensorboard::crc32c("1234", 4)),
+            0xE3069283u);
   uint32_t crc = 0xE3069283u;
-  EXPECT_EQ(tensorboard::masked_crc32c("123456789", 9), ((crc >> 15) | (crc << 17)) + 0xa282ead8u);
+  EXPECT_EQ(training::tensorboard::masked_crc32c("123456789", 9),
+            ((crc >> 15) | (crc << 17)) + 0xa282ead8u);
 }
 
 TEST(MetricLogging, TfRecordFraming) {
   std::string data = "hello";
-  std::string rec = tensorboard::tfrecord(data);
+  std::string rec = training::tensorboard::tfrecord(data);
   ASSERT_EQ(rec.size(), 8 + 4 + data.size() + 4);
   EXPECT_EQ(rec.substr(0, 8), std::string("\x05\0\0\0\0\0\0\0", 8));
   auto u32_at = [&](size_t pos) {
@@ -164,9 +151,9 @@ TEST(MetricLogging, TfRecordFraming) {
       v |= static_cast<uint32_t>(static_cast<unsigned char>(rec[pos + i])) << (8 * i);
     return v;
   };
-  EXPECT_EQ(u32_at(8), tensorboard::masked_crc32c(rec.data(), 8));
+  EXPECT_EQ(u32_at(8), training::tensorboard::masked_crc32c(rec.data(), 8));
   EXPECT_EQ(rec.substr(12, 5), data);
-  EXPECT_EQ(u32_at(17), tensorboard::masked_crc32c(data.data(), data.size()));
+  EXPECT_EQ(u32_at(17), training::tensorboard::masked_crc32c(data.data(), data.size()));
 }
 
 TEST(MetricLogging, ScalarEventBytes) {
@@ -179,9 +166,9 @@ TEST(MetricLogging, ScalarEventBytes) {
       "\x0a\x01\x61"                          // tag "a"
       "\x15\x00\x00\x80\x3f";                 // simple_value 1.0f
   std::string want(kWant, sizeof kWant - 1);
-  EXPECT_EQ(tensorboard::scalar_event(1.0, 3, "a", 1.0f), want);
+  EXPECT_EQ(training::tensorboard::scalar_event(1.0, 3, "a", 1.0f), want);
   // Step 0 is proto3's default and is left out; simple_value 0.0 is a oneof member and kept.
-  EXPECT_EQ(tensorboard::scalar_event(1.0, 0, "a", 0.0f),
+  EXPECT_EQ(training::tensorboard::scalar_event(1.0, 0, "a", 0.0f),
             want.substr(0, 9) + want.substr(11, 8) + std::string("\0\0\0\0", 4));
 }
 
@@ -209,7 +196,8 @@ void expect_tensorboard_reads(const fs::path& dir, const std::string& expected_j
 TEST(MetricLogging, TensorBoardRoundTripThroughTensorBoard) {
   if (!python_has_tensorboard()) GTEST_SKIP() << TT_TEST_PYTHON << " lacks tensorboard";
   TempDir dir;
-  TensorBoardLogger logger((dir.path() / "tb").string(), /*organize_logs=*/true, /*rank=*/0);
+  training::TensorBoardLogger logger((dir.path() / "tb").string(), /*organize_logs=*/true,
+                                     /*rank=*/0);
   std::string run = logger.log_dir().filename().string();
   EXPECT_TRUE(std::regex_match(run, std::regex(R"(run_0_\d{10}(\.\d+)?)"))) << run;
   std::string file = logger.event_file().filename().string();
@@ -233,18 +221,18 @@ TEST(MetricLogging, TensorBoardRoundTripThroughTensorBoard) {
 
 TEST(MetricLogging, TensorBoardOnlyRankZeroWrites) {
   TempDir dir;
-  TensorBoardLogger other((dir.path() / "tb").string(), true, /*rank=*/1);
+  training::TensorBoardLogger other((dir.path() / "tb").string(), true, /*rank=*/1);
   other.log("loss", 1.0, 1);
   EXPECT_TRUE(other.event_file().empty());
   EXPECT_EQ(other.log_dir().filename().string().rfind("run_1_", 0), 0u);
   EXPECT_FALSE(fs::exists(dir.path() / "tb"));
-  TensorBoardLogger flat((dir.path() / "flat").string(), /*organize_logs=*/false, 0);
+  training::TensorBoardLogger flat((dir.path() / "flat").string(), /*organize_logs=*/false, 0);
   EXPECT_EQ(flat.event_file().parent_path(), dir.path() / "flat");
 }
 
 TEST(MetricLogging, JsonlLines) {
   TempDir dir;
-  JsonlLogger logger(dir.str(), "m.jsonl");
+  training::JsonlLogger logger(dir.str(), "m.jsonl");
   logger.log_dict(
       {{"loss", 1.5}, {"lr", 2e-05}, {"na\"me", std::numeric_limits<double>::infinity()}}, 3);
   logger.log("loss", std::numeric_limits<double>::quiet_NaN(), 4);
@@ -252,13 +240,13 @@ TEST(MetricLogging, JsonlLines) {
   EXPECT_EQ(read_all(dir.path() / "m.jsonl"),
             "{\"step\": 3, \"loss\": 1.5, \"lr\": 2e-05, \"na\\\"me\": Infinity}\n"
             "{\"step\": 4, \"loss\": NaN}\n");
-  JsonlLogger named(dir.str());
+  training::JsonlLogger named(dir.str());
   EXPECT_TRUE(std::regex_match(named.path_to_log_file().filename().string(),
                                std::regex(R"(log_\d+\.jsonl)")));
 }
 
 TEST(MetricLogging, BuiltFromYamlWithInterpolatedLogDir) {
-  register_metric_loggers();
+  training::register_metric_loggers();
   TempDir dir;
   struct Case {
     std::string component;
@@ -275,7 +263,8 @@ TEST(MetricLogging, BuiltFromYamlWithInterpolatedLogDir) {
     auto cfg =
         yaml_config("output_dir: " + dir.str() + "\nmetric_logger:\n  _component_: " + c.component +
                     "\n  log_dir: ${output_dir}/logs\n" + c.extra);
-    auto logger = config::instantiate<MetricLoggerPtr>(cfg, "metric_logger", config::Node::map());
+    auto logger =
+        config::instantiate<training::MetricLoggerPtr>(cfg, "metric_logger", config::Node::map());
     ASSERT_TRUE(logger);
     logger->log_dict({{"loss", 1.0}}, 1);
     logger->close();
@@ -286,38 +275,46 @@ TEST(MetricLogging, BuiltFromYamlWithInterpolatedLogDir) {
   EXPECT_TRUE(fs::exists(dir.path() / "logs/j.jsonl"));
   auto cfg = yaml_config(
       "metric_logger:\n  _component_: torchtune.training.metric_logging.StdoutLogger\n");
-  EXPECT_TRUE(config::instantiate<MetricLoggerPtr>(cfg, "metric_logger", config::Node::map()));
+  EXPECT_TRUE(
+      config::instantiate<training::MetricLoggerPtr>(cfg, "metric_logger", config::Node::map()));
   // StdoutLogger takes no arguments in torchtune (no **kwargs).
   auto bad = yaml_config(
       "metric_logger:\n  _component_: torchtune.training.metric_logging.StdoutLogger\n"
       "  log_dir: /tmp\n");
   testing::expect_error(
-      [&] { config::instantiate<MetricLoggerPtr>(bad, "metric_logger", config::Node::map()); },
+      [&] {
+        config::instantiate<training::MetricLoggerPtr>(bad, "metric_logger", config::Node::map());
+      },
       {"metric_logger", "log_dir"});
   auto missing =
       yaml_config("metric_logger:\n  _component_: torchtune.training.metric_logging.DiskLogger\n");
   testing::expect_error(
-      [&] { config::instantiate<MetricLoggerPtr>(missing, "metric_logger", config::Node::map()); },
+      [&] {
+        config::instantiate<training::MetricLoggerPtr>(missing, "metric_logger",
+                                                       config::Node::map());
+      },
       {"log_dir"});
 }
 
 TEST(MetricLogging, UnwritableLogDirNamesItAndTheKey) {
-  register_metric_loggers();
+  training::register_metric_loggers();
   TempDir dir;
   std::ofstream(dir.path() / "a_file") << "x";
   std::string bad = (dir.path() / "a_file/logs").string();
-  testing::expect_error([&] { DiskLogger logger(bad); },
+  testing::expect_error([&] { training::DiskLogger logger(bad); },
                         {bad, "cannot create the metric log folder"});
-  testing::expect_error([&] { TensorBoardLogger logger(bad, true, 0); },
+  testing::expect_error([&] { training::TensorBoardLogger logger(bad, true, 0); },
                         {bad, "metric_logger.log_dir"});
-  testing::expect_error([&] { JsonlLogger logger(bad); }, {bad});
+  testing::expect_error([&] { training::JsonlLogger logger(bad); }, {bad});
   for (const char* component : {"torchtune.training.metric_logging.DiskLogger",
                                 "torchtune.training.metric_logging.TensorBoardLogger",
                                 "torchtune_cpp.training.JsonlLogger"}) {
     auto cfg = yaml_config(std::string("metric_logger:\n  _component_: ") + component +
                            "\n  log_dir: " + bad + "\n");
     testing::expect_error(
-        [&] { config::instantiate<MetricLoggerPtr>(cfg, "metric_logger", config::Node::map()); },
+        [&] {
+          config::instantiate<training::MetricLoggerPtr>(cfg, "metric_logger", config::Node::map());
+        },
         {"c.yaml:3:", "metric_logger.log_dir", bad, "writable"});
   }
 }
@@ -326,13 +323,13 @@ TEST(MetricLogging, LogConfigWritesTheConfigAsGivenToOutputDir) {
   TempDir dir;
   auto cfg = yaml_config("output_dir: " + dir.str() +
                          "/out\nmetric_logger:\n  log_dir: ${output_dir}/logs\n");
-  StdoutLogger logger;
+  training::StdoutLogger logger;
   logger.log_config(cfg);
   std::string saved = read_all(dir.path() / "out/torchtune_config.yaml");
   EXPECT_NE(saved.find("${output_dir}/logs"), std::string::npos) << saved;  // not resolved
   // Without output_dir torchtune only warns; so do we.
   ::testing::internal::CaptureStderr();
-  StdoutLogger().log_config(yaml_config("batch_size: 2\n"));
+  training::StdoutLogger().log_config(yaml_config("batch_size: 2\n"));
   std::string warning = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(warning.find("warning: c.yaml: has no output_dir"), std::string::npos) << warning;
 }

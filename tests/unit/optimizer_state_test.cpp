@@ -28,7 +28,7 @@ StateDict make_params(const std::vector<std::pair<std::string, std::vector<int64
   return params;
 }
 
-void step_all(Optimizer& opt, int steps, bool skip_last = false) {
+void step_all(training::Optimizer& opt, int steps, bool skip_last = false) {
   for (int s = 0; s < steps; ++s) {
     for (size_t i = 0; i < opt.params().size(); ++i) {
       at::Tensor p = opt.params()[i].second;
@@ -48,33 +48,44 @@ std::vector<std::string> names_of(const StateDict& params) {
 
 TEST(OptimizerState, LayoutsRoundTripExactly) {
   at::manual_seed(0);
-  for (OptimizerKind kind : {OptimizerKind::kAdamW, OptimizerKind::kSGD}) {
+  for (training::OptimizerKind kind :
+       {training::OptimizerKind::kAdamW, training::OptimizerKind::kSGD}) {
     StateDict params = make_params({{"a.weight", {3, 2}}, {"b.scale", {4}}, {"c.weight", {2, 2}}});
-    OptimizerOptions o;
+    training::OptimizerOptions o;
     o.kind = kind;
-    o.momentum = kind == OptimizerKind::kSGD ? 0.9 : 0.0;
-    Optimizer opt(params, o);
+    o.momentum = kind == training::OptimizerKind::kSGD ? 0.9 : 0.0;
+    training::Optimizer opt(params, o);
     step_all(opt, 2, /*skip_last=*/true);  // a parameter without state survives too
     const std::vector<std::string> names = names_of(params);
     PickleValue indexed = opt.state_dict();
-    ASSERT_EQ(detect_optimizer_layout(indexed, "t"), OptimizerLayout::kIndexed);
-    PickleValue named = convert_optimizer_state(indexed, OptimizerLayout::kNamed, names, "t");
-    ASSERT_EQ(detect_optimizer_layout(named, "t"), OptimizerLayout::kNamed);
+    ASSERT_EQ(checkpointing::detect_optimizer_layout(indexed, "t"),
+              checkpointing::OptimizerLayout::kIndexed);
+    PickleValue named = checkpointing::convert_optimizer_state(
+        indexed, checkpointing::OptimizerLayout::kNamed, names, "t");
+    ASSERT_EQ(checkpointing::detect_optimizer_layout(named, "t"),
+              checkpointing::OptimizerLayout::kNamed);
     EXPECT_EQ(named.at("state").dict_items()[1].first, PickleValue("b.scale"));
     EXPECT_EQ(named.at("state").size(), 2u);
-    PickleValue per = convert_optimizer_state(named, OptimizerLayout::kPerParameter, names, "t");
-    ASSERT_EQ(detect_optimizer_layout(per, "t"), OptimizerLayout::kPerParameter);
+    PickleValue per = checkpointing::convert_optimizer_state(
+        named, checkpointing::OptimizerLayout::kPerParameter, names, "t");
+    ASSERT_EQ(checkpointing::detect_optimizer_layout(per, "t"),
+              checkpointing::OptimizerLayout::kPerParameter);
     EXPECT_EQ(per.size(), 3u);
     EXPECT_EQ(per.at("c.weight").at("state").size(), 0u);
-    EXPECT_EQ(per.at("a.weight").at("param_groups").items()[0].at("params"), PickleValue::list({int64_t{0}}));
-    PickleValue back = convert_optimizer_state(per, OptimizerLayout::kIndexed, names, "t");
+    EXPECT_EQ(per.at("a.weight").at("param_groups").items()[0].at("params"),
+              PickleValue::list({int64_t{0}}));
+    PickleValue back = checkpointing::convert_optimizer_state(
+        per, checkpointing::OptimizerLayout::kIndexed, names, "t");
     EXPECT_TRUE(back == indexed) << back.repr() << "\nvs\n" << indexed.repr();
 
     // And into a fresh optimizer, which then continues exactly as the original.
     StateDict copies;
-    for (const auto& [k, p] : params) copies.emplace_back(k, p.detach().clone().requires_grad_(true));
-    Optimizer resumed(copies, o);
-    resumed.load_state_dict(convert_optimizer_state(per, OptimizerLayout::kIndexed, names, "t"), "t");
+    for (const auto& [k, p] : params)
+      copies.emplace_back(k, p.detach().clone().requires_grad_(true));
+    training::Optimizer resumed(copies, o);
+    resumed.load_state_dict(checkpointing::convert_optimizer_state(
+                                per, checkpointing::OptimizerLayout::kIndexed, names, "t"),
+                            "t");
     EXPECT_TRUE(resumed.state_dict() == indexed);
     for (size_t i = 0; i < params.size(); ++i) {
       at::Tensor g = at::randn_like(params[i].second);
@@ -83,7 +94,8 @@ TEST(OptimizerState, LayoutsRoundTripExactly) {
     }
     opt.step();
     resumed.step();
-    for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(at::equal(params[i].second, copies[i].second));
+    for (size_t i = 0; i < params.size(); ++i)
+      EXPECT_TRUE(at::equal(params[i].second, copies[i].second));
   }
 }
 
@@ -91,46 +103,66 @@ TEST(OptimizerState, TorchtuneWrittenRecipeStateLoadsInEveryLayout) {
   std::ifstream in(kGolden + "losses.json");
   auto golden = nlohmann::json::parse(in)["recipe_state"]["optimizer"];
   std::vector<std::string> names = golden["param_names"];
-  PickleValue state = load_torch_file(kGolden + "torchtune_output/recipe_state/recipe_state.pt");
+  PickleValue state =
+      checkpointing::load_torch_file(kGolden + "torchtune_output/recipe_state/recipe_state.pt");
   const PickleValue& saved = state.at("optimizer");
-  ASSERT_EQ(detect_optimizer_layout(saved, "f"), OptimizerLayout::kIndexed);
+  ASSERT_EQ(checkpointing::detect_optimizer_layout(saved, "f"),
+            checkpointing::OptimizerLayout::kIndexed);
   StateDict params;
   for (size_t i = 0; i < names.size(); ++i) {
     std::vector<int64_t> shape = golden["state_shapes"][std::to_string(i)];
     params.emplace_back(names[i], at::zeros(shape).requires_grad_(true));
   }
-  OptimizerOptions o;
+  training::OptimizerOptions o;
   o.fused = false;
-  for (OptimizerLayout layout : {OptimizerLayout::kIndexed, OptimizerLayout::kNamed, OptimizerLayout::kPerParameter}) {
-    Optimizer opt(params, o);
-    PickleValue converted = convert_optimizer_state(saved, layout, names, "f");
-    opt.load_state_dict(convert_optimizer_state(converted, OptimizerLayout::kIndexed, names, "f"), "f");
+  for (checkpointing::OptimizerLayout layout :
+       {checkpointing::OptimizerLayout::kIndexed, checkpointing::OptimizerLayout::kNamed,
+        checkpointing::OptimizerLayout::kPerParameter}) {
+    training::Optimizer opt(params, o);
+    PickleValue converted = checkpointing::convert_optimizer_state(saved, layout, names, "f");
+    opt.load_state_dict(checkpointing::convert_optimizer_state(
+                            converted, checkpointing::OptimizerLayout::kIndexed, names, "f"),
+                        "f");
     PickleValue ours = opt.state_dict();
-    EXPECT_TRUE(ours.at("state") == saved.at("state")) << layout_name(layout);
+    EXPECT_TRUE(ours.at("state") == saved.at("state")) << checkpointing::layout_name(layout);
     const PickleValue& g = ours.at("param_groups").items()[0];
     const PickleValue& t = saved.at("param_groups").items()[0];
-    for (const char* k : {"lr", "eps", "weight_decay", "params"}) EXPECT_TRUE(g.at(k) == t.at(k)) << k;
+    for (const char* k : {"lr", "eps", "weight_decay", "params"})
+      EXPECT_TRUE(g.at(k) == t.at(k)) << k;
     EXPECT_DOUBLE_EQ(opt.options().beta2, 0.999);
   }
 }
 
 TEST(OptimizerState, MismatchesAreClearErrors) {
   StateDict params = make_params({{"a.weight", {3, 2}}, {"b.scale", {4}}});
-  OptimizerOptions adamw;
-  Optimizer opt(params, adamw);
+  training::OptimizerOptions adamw;
+  training::Optimizer opt(params, adamw);
   step_all(opt, 1);
   PickleValue sd = opt.state_dict();
-  expect_error([&] { convert_optimizer_state(sd, OptimizerLayout::kNamed, {"a.weight"}, "rs.pt"); },
-               {"rs.pt", "covers 2 parameters but the model has 1"});
-  PickleValue named = convert_optimizer_state(sd, OptimizerLayout::kNamed, names_of(params), "rs.pt");
-  expect_error([&] { convert_optimizer_state(named, OptimizerLayout::kIndexed, {"a.weight", "x"}, "rs.pt"); },
-               {"rs.pt", "'b.scale'", "does not have"});
-  OptimizerOptions sgd;
-  sgd.kind = OptimizerKind::kSGD;
-  Optimizer other(params, sgd);
-  expect_error([&] { other.load_state_dict(sd, "rs.pt"); }, {"rs.pt", "Adam-family", "torch.optim.SGD"});
-  expect_error([&] { detect_optimizer_layout(PickleValue::dict({{"x", int64_t{1}}}), "rs.pt"); },
-               {"rs.pt", "neither a torch.optim state dict"});
+  expect_error(
+      [&] {
+        checkpointing::convert_optimizer_state(sd, checkpointing::OptimizerLayout::kNamed,
+                                               {"a.weight"}, "rs.pt");
+      },
+      {"rs.pt", "covers 2 parameters but the model has 1"});
+  PickleValue named = checkpointing::convert_optimizer_state(
+      sd, checkpointing::OptimizerLayout::kNamed, names_of(params), "rs.pt");
+  expect_error(
+      [&] {
+        checkpointing::convert_optimizer_state(named, checkpointing::OptimizerLayout::kIndexed,
+                                               {"a.weight", "x"}, "rs.pt");
+      },
+      {"rs.pt", "'b.scale'", "does not have"});
+  training::OptimizerOptions sgd;
+  sgd.kind = training::OptimizerKind::kSGD;
+  training::Optimizer other(params, sgd);
+  expect_error([&] { other.load_state_dict(sd, "rs.pt"); },
+               {"rs.pt", "Adam-family", "torch.optim.SGD"});
+  expect_error(
+      [&] {
+        checkpointing::detect_optimizer_layout(PickleValue::dict({{"x", int64_t{1}}}), "rs.pt");
+      },
+      {"rs.pt", "neither a torch.optim state dict"});
 }
 
 }  // namespace

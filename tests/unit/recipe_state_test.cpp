@@ -28,8 +28,8 @@ const std::string kTorchtuneState = std::string(TT_SOURCE_DIR) +
                                     "recipe_state.pt";
 const std::string kWhere = "/runs/out/step_6/recipe_state.pt";
 
-RecipeState config_state(int64_t seed = 1234, int64_t total_epochs = 2) {
-  RecipeState s;
+training::RecipeState config_state(int64_t seed = 1234, int64_t total_epochs = 2) {
+  training::RecipeState s;
   s.seed = seed;
   s.total_epochs = total_epochs;
   return s;
@@ -37,12 +37,12 @@ RecipeState config_state(int64_t seed = 1234, int64_t total_epochs = 2) {
 
 // What the recipes write at micro-batch 4 of epoch 1 (0-based), step 6, batch size 8.
 PV saved_state() {
-  RecipeState s = config_state();
+  training::RecipeState s = config_state();
   s.epochs_run = 1;
   s.global_step = 6;
   s.batches_in_epoch = 4;
   PV optimizer = PV::dict({{"state", PV::dict()}, {"param_groups", PV::list()}});
-  return recipe_state_dict(s, 8, optimizer);
+  return training::recipe_state_dict(s, 8, optimizer);
 }
 
 // The value at a dotted key path, for editing.
@@ -66,9 +66,9 @@ PV& at_path(PV& root, const std::string& path) {
 TEST(RecipeState, DataloaderEntryIsTorchdatasOwn) {
   // torchtune 0.6.1 saved it after 3 batches of 4 samples (hf.yaml: batch_size 4,
   // max_steps_per_epoch 3), with torchdata 0.11.
-  const PV fixture = load_torch_file(kTorchtuneState);
-  EXPECT_EQ(dataloader_state_dict(3, 4), fixture.at("dataloader"))
-      << dataloader_state_dict(3, 4).repr() << "\n"
+  const PV fixture = checkpointing::load_torch_file(kTorchtuneState);
+  EXPECT_EQ(training::dataloader_state_dict(3, 4), fixture.at("dataloader"))
+      << training::dataloader_state_dict(3, 4).repr() << "\n"
       << fixture.at("dataloader").repr();
 }
 
@@ -82,11 +82,11 @@ TEST(RecipeState, WrittenStateReadsBack) {
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("tt_recipe_state_" + std::to_string(::getpid()) + ".pt"))
                                .string();
-  save_torch_file(path, saved);
-  const PV loaded = load_torch_file(path);
+  checkpointing::save_torch_file(path, saved);
+  const PV loaded = checkpointing::load_torch_file(path);
   std::filesystem::remove(path);
-  RecipeState s = config_state();
-  restore_recipe_state(s, loaded, path);
+  training::RecipeState s = config_state();
+  training::restore_recipe_state(s, loaded, path);
   EXPECT_EQ(s.epochs_run, 1);
   EXPECT_EQ(s.global_step, 6);
   EXPECT_TRUE(s.has_global_step);
@@ -99,14 +99,14 @@ TEST(RecipeState, EarlierDataloaderEntryStillReads) {
   PV saved = saved_state();
   at_path(saved, "dataloader") =
       PV::dict({{"epoch", int64_t{1}}, {"batches_in_epoch", int64_t{5}}});
-  RecipeState s = config_state();
-  restore_recipe_state(s, saved, kWhere);
+  training::RecipeState s = config_state();
+  training::restore_recipe_state(s, saved, kWhere);
   EXPECT_EQ(s.batches_in_epoch, 5);
   at_path(saved, "dataloader.epoch") = PV(int64_t{0});
   expect_error(
       [&] {
-        RecipeState t = config_state();
-        restore_recipe_state(t, saved, kWhere);
+        training::RecipeState t = config_state();
+        training::restore_recipe_state(t, saved, kWhere);
       },
       {kWhere, "key 'dataloader.epoch': 0 disagrees with epochs_run 1"});
 }
@@ -114,9 +114,10 @@ TEST(RecipeState, EarlierDataloaderEntryStillReads) {
 TEST(RecipeState, TorchtunesFilesRestartAtTheEpochBoundary) {
   // Its dataloader entry says 3 batches yielded (the epoch it finished, cut short by
   // max_steps_per_epoch); torchtune 0.6.1 does not restore it, and neither do we.
-  RecipeState s = config_state();
+  training::RecipeState s = config_state();
   s.max_steps_per_epoch = 3;
-  restore_recipe_state(s, load_torch_file(kTorchtuneState), kTorchtuneState);
+  training::restore_recipe_state(s, checkpointing::load_torch_file(kTorchtuneState),
+                                 kTorchtuneState);
   EXPECT_EQ(s.epochs_run, 1);
   EXPECT_EQ(s.batches_in_epoch, 0);
   EXPECT_FALSE(s.has_global_step);
@@ -176,8 +177,8 @@ TEST(RecipeState, EveryFieldReadIsCheckedAgainstFileAndKey) {
       at_path(saved, c.key) = c.value;
     expect_error(
         [&] {
-          RecipeState s = config_state();
-          restore_recipe_state(s, saved, kWhere);
+          training::RecipeState s = config_state();
+          training::restore_recipe_state(s, saved, kWhere);
         },
         {kWhere + ": " + c.message});
   }
@@ -187,8 +188,8 @@ TEST(RecipeState, EveryFieldReadIsCheckedAgainstFileAndKey) {
   items.erase(items.begin() + 3);  // _num_yielded
   expect_error(
       [&] {
-        RecipeState s = config_state();
-        restore_recipe_state(s, saved, kWhere);
+        training::RecipeState s = config_state();
+        training::restore_recipe_state(s, saved, kWhere);
       },
       {kWhere, "key 'dataloader._num_yielded': missing"});
   // Our files record global_step and the position together.
@@ -196,42 +197,45 @@ TEST(RecipeState, EveryFieldReadIsCheckedAgainstFileAndKey) {
   saved.dict_items().erase(saved.dict_items().begin() + 4);  // dataloader
   expect_error(
       [&] {
-        RecipeState s = config_state();
-        restore_recipe_state(s, saved, kWhere);
+        training::RecipeState s = config_state();
+        training::restore_recipe_state(s, saved, kWhere);
       },
       {kWhere, "key 'dataloader': missing"});
   // Nothing left to train: the config's epochs (which win, as in torchtune) are all done.
   expect_error(
       [&] {
-        RecipeState s = config_state(1234, 1);
-        restore_recipe_state(s, saved_state(), kWhere);
+        training::RecipeState s = config_state(1234, 1);
+        training::restore_recipe_state(s, saved_state(), kWhere);
       },
       {kWhere,
        "key 'epochs_run': the checkpoint has trained 1 epochs and the config asks for epochs=1"});
   expect_error(
       [&] {
-        RecipeState s = config_state();
-        restore_recipe_state(s, PV::list(), kWhere);
+        training::RecipeState s = config_state();
+        training::restore_recipe_state(s, PV::list(), kWhere);
       },
       {kWhere, "expected a dict of recipe state, found list"});
 }
 
 TEST(RecipeState, PositionBeyondTheEpochIsRefused) {
-  RecipeState s = config_state();
-  restore_recipe_state(s, saved_state(), kWhere);  // micro-batch 4 of epoch 1
-  check_resume_position(s, 8, 1, kWhere);
-  check_resume_position(s, 4, 1, kWhere);  // at the end: the epoch's checkpoint comes next
-  expect_error([&] { check_resume_position(s, 3, 1, kWhere); },
+  training::RecipeState s = config_state();
+  training::restore_recipe_state(s, saved_state(), kWhere);  // micro-batch 4 of epoch 1
+  training::check_resume_position(s, 8, 1, kWhere);
+  training::check_resume_position(s, 4, 1,
+                                  kWhere);  // at the end: the epoch's checkpoint comes next
+  expect_error([&] { training::check_resume_position(s, 3, 1, kWhere); },
                {kWhere,
                 "key 'dataloader': 4 micro-batches of epoch 2 are recorded as done, but this run's "
                 "epoch has 3"});
   s.max_steps_per_epoch =
       1;  // max_steps_per_epoch * gradient_accumulation_steps ends the epoch first
-  check_resume_position(s, 8, 4, kWhere);
-  expect_error([&] { check_resume_position(s, 8, 2, kWhere); }, {kWhere, "this run's epoch has 2"});
+  training::check_resume_position(s, 8, 4, kWhere);
+  expect_error([&] { training::check_resume_position(s, 8, 2, kWhere); },
+               {kWhere, "this run's epoch has 2"});
   s.max_steps_per_epoch = std::numeric_limits<int64_t>::max();
-  check_resume_position(s, 8, 4, kWhere);
-  expect_error([&] { check_resume_position(s, 3, 4, kWhere); }, {kWhere, "this run's epoch has 3"});
+  training::check_resume_position(s, 8, 4, kWhere);
+  expect_error([&] { training::check_resume_position(s, 3, 4, kWhere); },
+               {kWhere, "this run's epoch has 3"});
 }
 
 }  // namespace

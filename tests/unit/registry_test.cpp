@@ -28,22 +28,29 @@ struct FakeCheckpointer {
 
 void register_fakes() {
   register_component<OptimizerPtr, std::vector<int>>(
-      ComponentSpec{"test.optim.AdamW", "optimizer", "AdamW", {"params"},
+      ComponentSpec{"test.optim.AdamW",
+                    "optimizer",
+                    "AdamW",
+                    {"params"},
                     {arg("lr", ArgType::kFloat, "0.001", ""),
                      arg("betas", ArgType::kNumberList, "[0.9, 0.999]", ""),
                      arg("fused", ArgType::kBool, "null", "")},
                     {"test.legacy.AdamW"}},
       [](const Kwargs& kw, std::vector<int> params) {
-        return std::make_shared<FakeOptimizer>(FakeOptimizer{
-            std::move(params), kw.get_double("lr"), kw.get_number_list("betas"),
-            kw.has("fused") && kw.get_bool("fused")});
+        return std::make_shared<FakeOptimizer>(
+            FakeOptimizer{std::move(params), kw.get_double("lr"), kw.get_number_list("betas"),
+                          kw.has("fused") && kw.get_bool("fused")});
       });
   register_component<FakeCheckpointer>(
-      ComponentSpec{"test.Checkpointer", "checkpointer", "", {},
+      ComponentSpec{"test.Checkpointer",
+                    "checkpointer",
+                    "",
+                    {},
                     {arg("checkpoint_dir", ArgType::kString),
                      arg("should_load_recipe_state", ArgType::kBool, "False", "")}},
       [](const Kwargs& kw) {
-        return FakeCheckpointer{kw.get_string("checkpoint_dir"), kw.get_bool("should_load_recipe_state")};
+        return FakeCheckpointer{kw.get_string("checkpoint_dir"),
+                                kw.get_bool("should_load_recipe_state")};
       });
   register_unsupported("test.WandBLogger", "Use TensorBoardLogger instead.");
 }
@@ -51,7 +58,9 @@ void register_fakes() {
 class Registry : public ::testing::Test {
  protected:
   void SetUp() override { register_fakes(); }
-  static Config cfg(const std::string& yaml) { return Config(parse_yaml(yaml, "c.yaml"), "c.yaml"); }
+  static Config cfg(const std::string& yaml) {
+    return Config(parse_yaml(yaml, "c.yaml"), "c.yaml");
+  }
 };
 
 TEST_F(Registry, InstantiatesWithPositionalDefaultsAndAliases) {
@@ -64,8 +73,9 @@ TEST_F(Registry, InstantiatesWithPositionalDefaultsAndAliases) {
 }
 
 TEST_F(Registry, CallSiteKeywordsOverrideConfig) {
-  Config c = cfg("dir: /ckpt\nck:\n  _component_: test.Checkpointer\n  checkpoint_dir: ${dir}\n"
-                 "  should_load_recipe_state: False\n");
+  Config c =
+      cfg("dir: /ckpt\nck:\n  _component_: test.Checkpointer\n  checkpoint_dir: ${dir}\n"
+          "  should_load_recipe_state: False\n");
   Node kwargs = Node::map();
   kwargs.set("should_load_recipe_state", Node::scalar("True"));
   FakeCheckpointer ck = instantiate<FakeCheckpointer>(c, "ck", kwargs);
@@ -96,10 +106,15 @@ TEST_F(Registry, ErrorsNameKeyLineAndFix) {
       },
       {"optimizer._component_ (c.yaml:2:16): ", "unknown component 'test.optim.AdamWW'",
        "Did you mean 'test.optim.AdamW'"});
-  testing::expect_error([] { instantiate<FakeCheckpointer>(cfg("ck:\n  _component_: test.Checkpointer\n"), "ck", Node::map()); },
-                        {"missing required argument 'checkpoint_dir'"});
-  testing::expect_error([] { instantiate<FakeCheckpointer>(cfg("ck:\n  checkpoint_dir: x\n"), "ck", Node::map()); },
-                        {"Cannot instantiate specified object", "_component_"});
+  testing::expect_error(
+      [] {
+        instantiate<FakeCheckpointer>(cfg("ck:\n  _component_: test.Checkpointer\n"), "ck",
+                                      Node::map());
+      },
+      {"missing required argument 'checkpoint_dir'"});
+  testing::expect_error(
+      [] { instantiate<FakeCheckpointer>(cfg("ck:\n  checkpoint_dir: x\n"), "ck", Node::map()); },
+      {"Cannot instantiate specified object", "_component_"});
   testing::expect_error([] { instantiate<FakeCheckpointer>(cfg("a: 1\n"), "ck", Node::map()); },
                         {"missing component 'ck'"});
   testing::expect_error(
@@ -111,15 +126,23 @@ TEST_F(Registry, ErrorsNameKeyLineAndFix) {
        "provide yet",
        "TensorBoardLogger"});
   testing::expect_error(
-      [] { instantiate<OptimizerPtr, std::vector<int>>(cfg("o:\n  _component_: test.optim.AdamW\n  params: [1]\n"),
-                                                        "o", Node::map(), {}); },
+      [] {
+        instantiate<OptimizerPtr, std::vector<int>>(
+            cfg("o:\n  _component_: test.optim.AdamW\n  params: [1]\n"), "o", Node::map(), {});
+      },
       {"'params' of test.optim.AdamW is passed by the recipe"});
   // A component of the wrong kind for the slot.
-  testing::expect_error([] { instantiate<FakeCheckpointer>(cfg("ck:\n  _component_: test.optim.AdamW\n"), "ck", Node::map()); },
-                        {"'test.optim.AdamW' builds a component of kind 'optimizer'"});
   testing::expect_error(
-      [] { instantiate<OptimizerPtr, std::vector<int>>(cfg("o:\n  _component_: test.optim.AdamW\n  fused: maybe\n"),
-                                                        "o", Node::map(), {}); },
+      [] {
+        instantiate<FakeCheckpointer>(cfg("ck:\n  _component_: test.optim.AdamW\n"), "ck",
+                                      Node::map());
+      },
+      {"'test.optim.AdamW' builds a component of kind 'optimizer'"});
+  testing::expect_error(
+      [] {
+        instantiate<OptimizerPtr, std::vector<int>>(
+            cfg("o:\n  _component_: test.optim.AdamW\n  fused: maybe\n"), "o", Node::map(), {});
+      },
       {"needs a boolean (True/False) for 'fused'"});
 }
 

@@ -20,9 +20,11 @@
 //   - post_save_command runs after each save with the folder's path (uploads, registries);
 //   - checkpoint_dir may be a hub id (meta-llama/Llama-2-7b-hf) found in the local Hugging
 //     Face cache.
+// Also declared through this header: the path helpers (checkpoint_paths.h), list_checkpoints
+// (checkpoint_folder.h), resolve_checkpoint_dir (hub_cache.h) and PostSaveCommand (post_save.h).
+// The save itself (save_* and the staged steps) is implemented in checkpoint_folder.cpp.
 #pragma once
 
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -30,25 +32,24 @@
 #include <utility>
 #include <vector>
 
-#include "torchtune_cpp/checkpointing/torch_save.h"
+#include "torchtune_cpp/checkpointing/checkpoint_folder.h"
+#include "torchtune_cpp/checkpointing/checkpoint_paths.h"
+#include "torchtune_cpp/checkpointing/hub_cache.h"
+#include "torchtune_cpp/checkpointing/post_save.h"
+#include "torchtune_cpp/checkpointing/sharded_checkpoint.h"
+#include "torchtune_cpp/core/pickle_value.h"
+#include "torchtune_cpp/core/state_dict.h"
 #include "torchtune_cpp/models/llama2/convert_weights.h"
-#include "torchtune_cpp/modules/state_dict.h"
 
-namespace tt {
+namespace tt::checkpointing {
 
 // What load_checkpoint() returns: torchtune's {"model": ..., <recipe_state.pt keys>}.
 struct CheckpointDict {
   StateDict model;                          // torchtune keys
   std::optional<PickleValue> recipe_state;  // the recipe_state.pt dict, when resuming
-};
-
-// `checkpoint_files`: a list of names, or {filename_format, max_filename}.
-struct CheckpointFiles {
-  std::vector<std::string> names;
-  bool formatted = false;
-  std::string filename_format;
-  std::string max_filename;
-  bool max_filename_is_string = true;  // torchtune refuses an int max_filename
+  // Resuming a sharded checkpoint (sharded_checkpoint.h): `model` is empty; the weights and
+  // the optimizer state go straight into the sharded model through read_shards().
+  bool sharded = false;
 };
 
 struct CheckpointerOptions {
@@ -69,7 +70,9 @@ class Checkpointer {
  public:
   virtual ~Checkpointer();
 
-  virtual CheckpointDict load_checkpoint() = 0;
+  // torchtune's load_checkpoint(). Resuming from a sharded checkpoint, the recipe state only,
+  // and the output layout the folder recorded becomes this checkpointer's.
+  CheckpointDict load_checkpoint();
   // torchtune's save: epoch_{epoch}/ and, when `intermediate`, the recipe state (a dict,
   // required then). Tensors may be on any device.
   void save_checkpoint(const StateDict& model_tune_keys, int epoch, bool intermediate,
@@ -82,11 +85,6 @@ class Checkpointer {
   // leaves nothing of the save behind (earlier checkpoints intact).
   void save_folder(const StateDict& model_tune_keys, const std::string& folder,
                    const PickleValue* recipe_state);
-  // The same, with the weights (about `weight_bytes`) written by `write` into the (hidden,
-  // per-save) staging folder it is given, instead of in this checkpointer's format.
-  using WriteFn = std::function<void(const std::string& staging_dir)>;
-  void save_folder_with(const std::string& folder, const PickleValue* recipe_state,
-                        uint64_t weight_bytes, const WriteFn& write);
   // The same in three steps, for weights written by several processes (sharded checkpoints):
   // begin_save() checks the free space and makes the staging folder it returns, the writers
   // fill it, finish_save() completes the folder and moves it into place. After an error in
@@ -100,12 +98,13 @@ class Checkpointer {
   // folder whose replacement never arrived, temporary files): the recipe calls this once it
   // holds the output_dir lock. (A resume does it when constructed, to see the checkpoints.)
   void clear_interrupted_saves();
-  // What a full save takes from the loaded input beyond the weights (the HF checkpointer's
-  // file partition: key -> file index), for writers that resume without load_checkpoint()
-  // (sharded checkpoints keep it and give it back).
-  using OutputLayout = std::vector<std::pair<std::string, std::string>>;
-  virtual OutputLayout output_layout() const { return {}; }
-  virtual void set_output_layout(const OutputLayout& layout) {}
+  // Sharded checkpoints, one call per rank. read_shards() fills this rank's shards of the
+  // model from the folder being resumed (load_checkpoint() said `sharded`), whatever rank
+  // count wrote it, and returns this rank's optimizer state with `group` as its parameter
+  // group. write_rank_shard() writes this rank's shard into a staging folder of begin_save().
+  NamedOptimizerState read_shards(const ModelShards& model, const PickleValue& group) const;
+  void write_rank_shard(const ModelShards& model, const NamedOptimizerState& optimizer,
+                        const std::string& staging_dir) const;
   // Waits for a running post_save_command (the recipe calls this before exiting).
   void wait_post_save();
 
@@ -124,8 +123,16 @@ class Checkpointer {
   // the subclass). `single_file` enforces the Meta/torchtune one-file rule.
   Checkpointer(const CheckpointerOptions& options, bool single_file);
   void resolve_paths();
+  // The weights of a full checkpoint, in the subclass's format, and the recipe state.
+  virtual CheckpointDict load_full_checkpoint() = 0;
 
   std::optional<PickleValue> load_recipe_state() const;
+  // What a full save takes from the loaded input beyond the weights (the HF checkpointer's
+  // file partition: key -> file index). A sharded checkpoint records it in its index, and
+  // resuming one restores it, so the final full save keeps the input's partition.
+  using OutputLayout = ShardedOutputLayout;
+  virtual OutputLayout output_layout() const { return {}; }
+  virtual void set_output_layout(const OutputLayout& layout) {}
   // Writes the weight files (and any index) into `dir`, in the subclass's format, calling
   // note_saved() for each weight file (reported once the folder is in place).
   virtual void write_weights(const StateDict& model_tune_keys, const std::string& dir) = 0;
@@ -146,12 +153,12 @@ class Checkpointer {
     std::optional<PickleValue> recipe_state;  // without the model keys
     uint64_t needed = 0;                      // bytes the save writes, about
   };
+  // True when resuming from a sharded checkpoint (sharded_checkpoint.h).
+  bool resuming_shards() const;
   // The save in progress is abandoned and a tt::Error thrown: no space, how much needed.
   [[noreturn]] void fail_no_space(const std::string& detail);
   void prune();
-  void start_post_save(const std::string& folder);
-  int post_save_pid_ = -1;
-  std::string post_save_folder_;
+  PostSaveCommand post_save_;
   std::optional<PendingSave> pending_;
   std::vector<std::pair<std::string, int64_t>> saved_files_;  // weight file names and sizes
 };
@@ -176,15 +183,16 @@ HfModelConfig read_hf_model_config(const std::string& config_json_path);
 class FullModelHFCheckpointer : public Checkpointer {
  public:
   explicit FullModelHFCheckpointer(const CheckpointerOptions& options);
-  CheckpointDict load_checkpoint() override;
 
   const HfModelConfig& config() const { return config_; }
-  // HF key -> 1-based input file index as "0001", in load order (filled by load_checkpoint).
+  // HF key -> 1-based input file index as "0001", in load order (filled by load_checkpoint,
+  // from the input's files or, resuming a sharded checkpoint, from its index).
   const std::vector<std::pair<std::string, std::string>>& weight_map() const { return weight_map_; }
-  OutputLayout output_layout() const override { return weight_map_; }
-  void set_output_layout(const OutputLayout& layout) override;
 
  protected:
+  OutputLayout output_layout() const override { return weight_map_; }
+  void set_output_layout(const OutputLayout& layout) override;
+  CheckpointDict load_full_checkpoint() override;
   void write_weights(const StateDict& model_tune_keys, const std::string& dir) override;
 
  private:
@@ -196,62 +204,22 @@ class FullModelHFCheckpointer : public Checkpointer {
 class FullModelMetaCheckpointer : public Checkpointer {
  public:
   explicit FullModelMetaCheckpointer(const CheckpointerOptions& options);
-  CheckpointDict load_checkpoint() override;
 
  protected:
+  CheckpointDict load_full_checkpoint() override;
   void write_weights(const StateDict& model_tune_keys, const std::string& dir) override;
 };
 
 class FullModelTorchTuneCheckpointer : public Checkpointer {
  public:
   explicit FullModelTorchTuneCheckpointer(const CheckpointerOptions& options);
-  CheckpointDict load_checkpoint() override;
 
  protected:
+  CheckpointDict load_full_checkpoint() override;
   void write_weights(const StateDict& model_tune_keys, const std::string& dir) override;
 };
-
-// A complete checkpoint folder under an output_dir.
-struct CheckpointFolder {
-  std::string path;
-  std::string name;              // epoch_N or step_N
-  bool resumable = false;        // holds its own recipe_state.pt
-  int64_t global_step = -1;      // from that recipe state, when recorded
-  int64_t epochs_run = -1;
-  int64_t saved_at_ns = -1;      // when we saved it (absent in folders torchtune wrote)
-};
-// The complete epoch_N / step_N folders of `output_dir` (hidden staging folders never
-// count), oldest first: non-resumable ones by name, then resumable ones by save time (a
-// rerun into the same output_dir, or a run resumed from an earlier checkpoint, makes newer
-// checkpoints at lower steps), folders without a save time before the others by position.
-// Folders skipped as incomplete or unreadable are reported on stderr.
-std::vector<CheckpointFolder> list_checkpoints(const std::string& output_dir);
-// A sharded checkpoint folder (written by several ranks, distributed/sharded_checkpoint.h)
-// holds this index, a JSON object whose "files" lists its shard files.
-extern const char* const kShardedCheckpointIndex;
-bool is_sharded_checkpoint(const std::string& folder);
-// The weight files of a checkpoint folder, sorted (a sharded checkpoint's shard files): those its index json names, else every
-// .safetensors/.bin/.pt/.pth file but recipe_state.pt. Missing indexed files are an error.
-std::vector<std::string> checkpoint_weight_files(const std::string& folder);
-
-// Bytes of the tensors in a value tree (a recipe state's optimizer moments), as torch.save
-// writes them (whole storages); for estimating what a save writes.
-uint64_t tensor_bytes(const PickleValue& value);
-
-// checkpoint_dir as given, or, when it is not a folder but looks like a hub id ("org/name"),
-// that model's snapshot in the local Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or
-// ~/.cache/huggingface/hub); refs/main picks the revision. Never downloads.
-std::string resolve_checkpoint_dir(const std::string& checkpoint_dir);
-
-// torchtune's path helpers (training/checkpointing/_utils.py).
-std::vector<std::string> formatted_checkpoint_files(const CheckpointFiles& files);
-std::string get_path(const std::string& input_dir, const std::string& filename);
-void check_outdir_not_in_ckptdir(const std::string& ckpt_dir, const std::string& out_dir);
-// Copies every file of `input_dir` (recursively, keeping sub-folders) except hidden ones,
-// weights, index files and files over 100 MiB; never overwrites.
-void copy_files(const std::string& input_dir, const std::string& output_dir);
 
 // Registers the three checkpointers under torchtune.training.* and torchtune.utils.*.
 void register_checkpointers();
 
-}  // namespace tt
+}  // namespace tt::checkpointing

@@ -5,14 +5,15 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::checkpointing {
 
 namespace {
 
 using PV = PickleValue;
 
 bool is_torch_optim_dict(const PV& v) {
-  return v.is_dict() && v.size() == 2 && v.find("state") != nullptr && v.find("param_groups") != nullptr;
+  return v.is_dict() && v.size() == 2 && v.find("state") != nullptr &&
+         v.find("param_groups") != nullptr;
 }
 
 // The single group's hyper-parameters without "params", and its params list.
@@ -58,12 +59,14 @@ OptimizerLayout detect_optimizer_layout(const PV& opt, const std::string& where)
     const PV& groups = opt.at("param_groups");
     if (groups.is_list() && groups.size() > 0 && groups.items()[0].find("params")) {
       const PV& ids = groups.items()[0].at("params");
-      if (ids.is_list() && ids.size() > 0 && ids.items()[0].is_string()) return OptimizerLayout::kNamed;
+      if (ids.is_list() && ids.size() > 0 && ids.items()[0].is_string())
+        return OptimizerLayout::kNamed;
     }
     return OptimizerLayout::kIndexed;
   }
   bool all_per_param = opt.size() > 0;
-  for (const auto& [k, v] : opt.dict_items()) all_per_param = all_per_param && k.is_string() && is_torch_optim_dict(v);
+  for (const auto& [k, v] : opt.dict_items())
+    all_per_param = all_per_param && k.is_string() && is_torch_optim_dict(v);
   TT_CHECK(all_per_param, where,
            "the optimizer state is neither a torch.optim state dict ({'state', 'param_groups'}) "
            "nor a per-parameter dict of them (optimizer_in_bwd); was recipe_state.pt written by "
@@ -155,12 +158,13 @@ PV from_named_optimizer_state(const NamedOptimizerState& s, OptimizerLayout layo
     if (it != state.end()) st.set(id, *it->second);
     ids.append(std::move(id));
   }
-  return PV::dict({{"state", std::move(st)}, {"param_groups", PV::list({group_with(std::move(ids))})}});
+  return PV::dict(
+      {{"state", std::move(st)}, {"param_groups", PV::list({group_with(std::move(ids))})}});
 }
 
-PV convert_optimizer_state(const PV& opt, OptimizerLayout layout, const std::vector<std::string>& names,
-                           const std::string& where) {
+PV convert_optimizer_state(const PV& opt, OptimizerLayout layout,
+                           const std::vector<std::string>& names, const std::string& where) {
   return from_named_optimizer_state(to_named_optimizer_state(opt, names, where), layout, names);
 }
 
-}  // namespace tt
+}  // namespace tt::checkpointing

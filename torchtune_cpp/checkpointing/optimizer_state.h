@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "torchtune_cpp/checkpointing/torch_save.h"
+#include "torchtune_cpp/core/pickle_value.h"
 
-namespace tt {
+namespace tt::checkpointing {
 
 enum class OptimizerLayout { kIndexed, kNamed, kPerParameter };
 
@@ -44,4 +44,4 @@ PickleValue convert_optimizer_state(const PickleValue& optimizer, OptimizerLayou
                                     const std::vector<std::string>& param_names,
                                     const std::string& where);
 
-}  // namespace tt
+}  // namespace tt::checkpointing

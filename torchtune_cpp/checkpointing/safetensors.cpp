@@ -16,7 +16,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::checkpointing {
 
 struct SafetensorsFile::Mapping {
   void* data = nullptr;
@@ -264,4 +264,4 @@ StateDict SafetensorsFile::state_dict() const {
   return out;
 }
 
-}  // namespace tt
+}  // namespace tt::checkpointing

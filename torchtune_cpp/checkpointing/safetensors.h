@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "torchtune_cpp/modules/state_dict.h"
+#include "torchtune_cpp/core/state_dict.h"
 
-namespace tt {
+namespace tt::checkpointing {
 
 class SafetensorsFile {
  public:
@@ -50,4 +50,4 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-}  // namespace tt
+}  // namespace tt::checkpointing

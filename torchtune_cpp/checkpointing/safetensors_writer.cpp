@@ -19,7 +19,7 @@
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors and torch.save data are little-endian; this writer copies memory as is");
 
-namespace tt {
+namespace tt::checkpointing {
 
 // ---------------------------------------------------------------------------------------------
 // AtomicFile
@@ -107,17 +107,28 @@ void AtomicFile::commit() {
 
 std::string safetensors_dtype(at::ScalarType dtype, const std::string& where) {
   switch (dtype) {
-    case at::kFloat: return "F32";
-    case at::kHalf: return "F16";
-    case at::kBFloat16: return "BF16";
-    case at::kDouble: return "F64";
-    case at::kLong: return "I64";
-    case at::kInt: return "I32";
-    case at::kShort: return "I16";
-    case at::kChar: return "I8";
-    case at::kByte: return "U8";
-    case at::kBool: return "BOOL";
-    default: break;
+    case at::kFloat:
+      return "F32";
+    case at::kHalf:
+      return "F16";
+    case at::kBFloat16:
+      return "BF16";
+    case at::kDouble:
+      return "F64";
+    case at::kLong:
+      return "I64";
+    case at::kInt:
+      return "I32";
+    case at::kShort:
+      return "I16";
+    case at::kChar:
+      return "I8";
+    case at::kByte:
+      return "U8";
+    case at::kBool:
+      return "BOOL";
+    default:
+      break;
   }
   TT_CHECK(false, where, "cannot write dtype ", c10::toString(dtype),
            " to safetensors; supported: float32 (F32), float16 (F16), bfloat16 (BF16), float64, "
@@ -160,7 +171,8 @@ SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<TensorSpec> t
     slot.begin = offset;
     slot.end = offset + numel * c10::elementSize(spec.dtype);
     offset = slot.end;
-    header[spec.name] = {{"dtype", dtype}, {"shape", spec.shape}, {"data_offsets", {slot.begin, slot.end}}};
+    header[spec.name] = {
+        {"dtype", dtype}, {"shape", spec.shape}, {"data_offsets", {slot.begin, slot.end}}};
     index_.emplace(spec.name, slots_.size());
     slot.spec = std::move(spec);
     slots_.push_back(std::move(slot));
@@ -170,7 +182,8 @@ SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<TensorSpec> t
     json = header.dump();
   } catch (const nlohmann::json::exception& e) {
     throw Error(where, tt::str("cannot write the header (tensor names and metadata must be valid "
-                               "UTF-8): ", e.what()));
+                               "UTF-8): ",
+                               e.what()));
   }
   json.append((8 - json.size() % 8) % 8, ' ');
   const uint64_t n = json.size();
@@ -199,7 +212,8 @@ void SafetensorsWriter::write(const std::string& name, const at::Tensor& tensor)
            tensor.is_meta() ? "meta" : "sparse or quantized", " tensor)");
   // One tensor's CPU, row-major copy at most; a contiguous CPU tensor is written in place.
   at::Tensor cpu = tensor.resolve_conj().resolve_neg().to(at::kCPU).contiguous();
-  if (slot.end > slot.begin) file_.write_at(data_start_ + slot.begin, cpu.data_ptr(), slot.end - slot.begin);
+  if (slot.end > slot.begin)
+    file_.write_at(data_start_ + slot.begin, cpu.data_ptr(), slot.end - slot.begin);
   slot.written = true;
 }
 
@@ -223,4 +237,4 @@ void save_safetensors(const std::string& path, const StateDict& state_dict,
   writer.finish();
 }
 
-}  // namespace tt
+}  // namespace tt::checkpointing

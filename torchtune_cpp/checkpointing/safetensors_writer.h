@@ -16,9 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "torchtune_cpp/modules/state_dict.h"
+#include "torchtune_cpp/core/state_dict.h"
 
-namespace tt {
+namespace tt::checkpointing {
 
 // A file written under `path + ".tmp"` and renamed over `path` only by commit(), after fsync,
 // so an error or a crash never leaves a half-written checkpoint under the real name (and an
@@ -100,4 +100,4 @@ class SafetensorsWriter {
 void save_safetensors(const std::string& path, const StateDict& state_dict,
                       std::map<std::string, std::string> metadata = {{"format", "pt"}});
 
-}  // namespace tt
+}  // namespace tt::checkpointing

@@ -25,13 +25,14 @@ int cmd_cat(const Args& args) {
       sort = true;
     } else {
       TT_CHECK(a.rfind("-", 0) != 0, "tune cat", "unrecognized option '", a, "'");
-      TT_CHECK(name.empty(), "tune cat", "expected one config name, got '", name, "' and '", a, "'");
+      TT_CHECK(name.empty(), "tune cat", "expected one config name, got '", name, "' and '", a,
+               "'");
       name = a;
     }
   }
   TT_CHECK(!name.empty(), "tune cat", "name a config, e.g. `tune cat llama2/7B_full`");
-  TT_CHECK(find_recipe(name) == nullptr, "tune cat " + name,
-           "'", name, "' is a recipe, not a config; `tune ls` lists the configs");
+  TT_CHECK(find_recipe(name) == nullptr, "tune cat " + name, "'", name,
+           "' is a recipe, not a config; `tune ls` lists the configs");
   fs::path path = resolve_config(name);
   if (!fs::exists(path)) {
     if (auto why = recipe_not_provided(name)) throw Error("tune cat " + name, *why);

@@ -25,16 +25,14 @@ const char* kUsage =
     "A copied recipe comes with CMakeLists.txt (when the folder has none) that builds it\n"
     "against the installed torchtune_cpp; run it with `tune run ./build/<name> --config ...`.\n";
 
-std::string cmake_snippet(const std::string& target, const std::string& source) {
-  return str("# Builds ", source, " against an installed torchtune_cpp:\n",
+std::string cmake_snippet(const std::string& target, const std::string& sources) {
+  return str("# Builds ", sources, " against an installed torchtune_cpp:\n",
              "#   cmake -B build -DCMAKE_PREFIX_PATH=\"<torchtune_cpp prefix>;$(python3 -c "
              "'import torch;print(torch.utils.cmake_prefix_path)')\"\n",
              "#   cmake --build build && tune run ./build/", target, " --config <config.yaml>\n",
-             "cmake_minimum_required(VERSION 3.18)\n",
-             "project(", target, " LANGUAGES CXX)\n",
-             "find_package(torchtune_cpp REQUIRED)\n",
-             "add_executable(", target, " ", source, ")\n",
-             "target_link_libraries(", target, " PRIVATE torchtune_cpp::torchtune_cpp)\n");
+             "cmake_minimum_required(VERSION 3.18)\n", "project(", target, " LANGUAGES CXX)\n",
+             "find_package(torchtune_cpp REQUIRED)\n", "add_executable(", target, " ", sources,
+             ")\n", "target_link_libraries(", target, " PRIVATE torchtune_cpp::torchtune_cpp)\n");
 }
 
 }  // namespace
@@ -65,8 +63,8 @@ int cmd_cp(const Args& args) {
   fs::path source;
   std::string suffix;
   if (recipe != nullptr) {
-    TT_CHECK(!recipe->source.empty(), "tune cp " + name,
-             "'", name, "' has no source of its own (it dispatches to full_finetune_single_device "
+    TT_CHECK(!recipe->source.empty(), "tune cp " + name, "'", name,
+             "' has no source of its own (it dispatches to full_finetune_single_device "
              "or full_finetune_distributed); copy one of those");
     source = data_dir() / "recipes" / recipe->source;
     suffix = ".cpp";
@@ -84,8 +82,9 @@ int cmd_cp(const Args& args) {
 
   if (fs::is_directory(dest)) dest /= source.filename();
   if (dest.extension() != suffix) {
-    std::cout << "Warning: Overwriting file suffix " << (dest.has_extension() ? dest.extension().string() : "''")
-              << " to " << suffix << "\n";
+    std::cout << "Warning: Overwriting file suffix "
+              << (dest.has_extension() ? dest.extension().string() : "''") << " to " << suffix
+              << "\n";
     dest.replace_extension(suffix);
   }
   if (no_clobber && fs::exists(dest)) {
@@ -103,8 +102,23 @@ int cmd_cp(const Args& args) {
   std::cout << "Copied file to " << dest.string() << "\n";
 
   if (recipe != nullptr) {
+    // The sources the recipe is built from besides its own file go beside the copy (an
+    // edited one already there is kept).
+    std::string sources = dest.filename().string();
+    for (const std::string& name : recipe->shared_sources) {
+      const fs::path from = data_dir() / "recipes" / name, to = parent / name;
+      if (fs::exists(to)) {
+        std::cout << "Kept the existing " << to.string() << "\n";
+      } else {
+        TT_CHECK(fs::is_regular_file(from), from.string(),
+                 "the recipe source is missing from this installation; reinstall torchtune_cpp");
+        fs::copy_file(from, to);
+        std::cout << "Copied file to " << to.string() << "\n";
+      }
+      if (fs::path(name).extension() == ".cpp") sources += " " + name;
+    }
     std::string target = dest.stem().string();
-    std::string snippet = cmake_snippet(target, dest.filename().string());
+    std::string snippet = cmake_snippet(target, sources);
     fs::path cmake = parent / "CMakeLists.txt";
     if (fs::exists(cmake)) {
       std::cout << cmake.string() << " already exists; add these lines to build the recipe:\n"

@@ -8,4 +8,6 @@ int tune_body(int argc, char** argv) {
 }
 }  // namespace
 
-int main(int argc, char** argv) { return tt::run_main("tune", tune_body, argc, argv); }
+int main(int argc, char** argv) {
+  return tt::run_main("tune", tune_body, argc, argv);
+}

@@ -229,17 +229,22 @@ Flavor flavor_of(const RecipeInfo& recipe) {
 }  // namespace
 
 const std::vector<RecipeInfo>& builtin_recipes() {
+  // Both full fine-tuning programs are one recipe with a different seam (recipes/).
+  static const std::vector<std::string> kFullFinetuneSources = {
+      "full_finetune.h", "full_finetune.cpp", "processes.cpp"};
   static const std::vector<RecipeInfo> recipes = {
       {"full_finetune_single_device",
        "full_finetune_single_device.cpp",
        {"llama2/7B_full_low_memory", "llama2/tiny_full"},
        false,
-       recipe_keys(Flavor::kSingle)},
+       recipe_keys(Flavor::kSingle),
+       kFullFinetuneSources},
       {"full_finetune_distributed",
        "full_finetune_distributed.cpp",
        {"llama2/7B_full", "llama2/13B_full"},
        true,
-       recipe_keys(Flavor::kDistributed)},
+       recipe_keys(Flavor::kDistributed),
+       kFullFinetuneSources},
       // torchtune_cpp's addition: one name for both; runs the single-device recipe alone and
       // the distributed one under a multi-process launch.
       {"full_finetune", "", {}, true, recipe_keys(Flavor::kEither)},
@@ -285,7 +290,7 @@ config::ValidationReport check_recipe_config(const Node& raw, const std::string&
   const bool rank_checks_device =
       flavor_of(recipe) == Flavor::kDistributed && machine == MachineChecks::kError;
   if (const Node* device = resolved.find("device"); device != nullptr && !rank_checks_device) {
-    if (auto why = device_unavailable(device->text)) {
+    if (auto why = training::device_unavailable(device->text)) {
       Problem p{config::where_of(*device, "device"), *why};
       if (machine == MachineChecks::kError)
         report.errors.push_back(std::move(p));

@@ -17,11 +17,14 @@
 namespace tt::cli {
 
 struct RecipeInfo {
-  std::string name;                      // "full_finetune_single_device"
-  std::string source;                    // "full_finetune_single_device.cpp" (in share/recipes)
-  std::vector<std::string> configs;      // built-in config names it owns: "llama2/7B_full"
+  std::string name;                  // "full_finetune_single_device"
+  std::string source;                // "full_finetune_single_device.cpp" (in share/recipes)
+  std::vector<std::string> configs;  // built-in config names it owns: "llama2/7B_full"
   bool supports_distributed = false;
   std::vector<config::ArgSpec> keys;  // top-level config keys the recipe reads
+  // Sources beside `source` that the program is built from (the shared loop and its seam);
+  // `tune cp` copies them too.
+  std::vector<std::string> shared_sources;
 };
 
 const std::vector<RecipeInfo>& builtin_recipes();

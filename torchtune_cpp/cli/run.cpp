@@ -33,12 +33,12 @@ const char* kUsage =
 // torchrun's launcher options, in both spellings, and whether each takes a value.
 const std::map<std::string, bool>& launcher_options() {
   static const std::map<std::string, bool> options = {
-      {"--nnodes", true},       {"--nproc_per_node", true}, {"--nproc-per-node", true},
-      {"--node_rank", true},    {"--node-rank", true},      {"--master_addr", true},
-      {"--master-addr", true},  {"--master_port", true},    {"--master-port", true},
-      {"--rdzv_endpoint", true}, {"--rdzv-endpoint", true}, {"--rdzv_backend", true},
-      {"--rdzv-backend", true}, {"--rdzv_id", true},        {"--rdzv-id", true},
-      {"--max_restarts", true}, {"--max-restarts", true},   {"--standalone", false}};
+      {"--nnodes", true},        {"--nproc_per_node", true}, {"--nproc-per-node", true},
+      {"--node_rank", true},     {"--node-rank", true},      {"--master_addr", true},
+      {"--master-addr", true},   {"--master_port", true},    {"--master-port", true},
+      {"--rdzv_endpoint", true}, {"--rdzv-endpoint", true},  {"--rdzv_backend", true},
+      {"--rdzv-backend", true},  {"--rdzv_id", true},        {"--rdzv-id", true},
+      {"--max_restarts", true},  {"--max-restarts", true},   {"--standalone", false}};
   return options;
 }
 
@@ -93,7 +93,8 @@ int cmd_run(const Args& args) {
     if (target == "full_finetune")
       target = distributed ? "full_finetune_distributed" : "full_finetune_single_device";
     TT_CHECK(!distributed || find_recipe(target)->supports_distributed, "tune run " + recipe,
-             "Recipe ", recipe, " does not support distributed training.Please run without "
+             "Recipe ", recipe,
+             " does not support distributed training.Please run without "
              "torchrun commands.");
     auto found = recipe_executable(target);
     TT_CHECK(found.has_value(), "tune run " + recipe, "the recipe '", target,

@@ -43,7 +43,8 @@ int cmd_validate(const Args& args) {
   const RecipeInfo* owner = config_owner(name);
   config::ValidationReport report =
       check_recipe_config(root, path.string(), owner ? *owner : any_recipe(), MachineChecks::kWarn);
-  for (const auto& w : report.warnings) std::cerr << "warning: " << w.where << ": " << w.message << "\n";
+  for (const auto& w : report.warnings)
+    std::cerr << "warning: " << w.where << ": " << w.message << "\n";
   if (!report.ok()) config::fail_with(report.errors);
   std::cout << "Config is well-formed!\n";
   return 0;

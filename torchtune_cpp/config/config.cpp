@@ -37,7 +37,8 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
   if (root.is_null()) root = Node::map(SourceLoc{path, 0, 0});
   TT_CHECK(root.is_map(), root.loc.str(), "a config must be a YAML mapping of keys to values, ",
            "found ", describe_type(root));
-  TT_CHECK(root.find("config") == nullptr, root.find("config") ? root.find("config")->loc.str() : path,
+  TT_CHECK(root.find("config") == nullptr,
+           root.find("config") ? root.find("config")->loc.str() : path,
            "a config may not contain a top-level key named 'config' (it is reserved for --config); "
            "rename it");
   apply_overrides(root, overrides);
@@ -122,9 +123,15 @@ std::vector<std::string> to_string_list(const Node& node, const std::string& whe
   return out;
 }
 
-int64_t Config::get_int(const std::string& key) const { return to_int(node(key), where(key)); }
-double Config::get_double(const std::string& key) const { return to_double(node(key), where(key)); }
-bool Config::get_bool(const std::string& key) const { return to_bool(node(key), where(key)); }
+int64_t Config::get_int(const std::string& key) const {
+  return to_int(node(key), where(key));
+}
+double Config::get_double(const std::string& key) const {
+  return to_double(node(key), where(key));
+}
+bool Config::get_bool(const std::string& key) const {
+  return to_bool(node(key), where(key));
+}
 std::string Config::get_string(const std::string& key) const {
   return to_string(node(key), where(key));
 }

@@ -22,7 +22,9 @@ namespace tt::config {
 Node resolve(const Node& node, const Node& root, const std::string& path);
 
 // Resolves the whole tree.
-inline Node resolve_all(const Node& root) { return resolve(root, root, ""); }
+inline Node resolve_all(const Node& root) {
+  return resolve(root, root, "");
+}
 
 // True when the scalar text contains an unescaped "${".
 bool has_interpolation(const std::string& text);

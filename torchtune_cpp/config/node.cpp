@@ -4,12 +4,12 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 
 #include "torchtune_cpp/utils/check.h"
+#include "torchtune_cpp/utils/strings.h"
 
 namespace tt::config {
 
@@ -254,45 +254,6 @@ std::optional<double> Node::as_double() const {
   return std::strtod(t.c_str(), nullptr);
 }
 
-namespace {
-
-// Python's repr(float): the shortest digits that read back as the same double, laid out in
-// fixed notation for exponents -4..15 and scientific ("1e-05") otherwise.
-std::string python_float_repr(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
-  char buf[64];
-  int precision = 1;
-  for (; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*e", precision - 1, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  std::string s = buf;  // "-d.ddde+XX"
-  bool negative = s[0] == '-';
-  if (negative) s = s.substr(1);
-  size_t e = s.find('e');
-  int exponent = std::stoi(s.substr(e + 1));
-  std::string digits = s.substr(0, 1) + (e > 2 ? s.substr(2, e - 2) : "");
-  std::string out;
-  if (exponent >= -4 && exponent < 16) {
-    if (exponent < 0) {
-      out = "0." + std::string(-exponent - 1, '0') + digits;
-    } else if (static_cast<int>(digits.size()) <= exponent + 1) {
-      out = digits + std::string(exponent + 1 - digits.size(), '0') + ".0";
-    } else {
-      out = digits.substr(0, exponent + 1) + "." + digits.substr(exponent + 1);
-    }
-  } else {
-    out = digits.substr(0, 1) + (digits.size() > 1 ? "." + digits.substr(1) : "");
-    char ex[16];
-    std::snprintf(ex, sizeof ex, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
-    out += ex;
-  }
-  return (negative ? "-" : "") + out;
-}
-
-}  // namespace
-
 std::string Node::python_str() const {
   switch (scalar_type()) {
     case ScalarType::kNull:
@@ -302,7 +263,7 @@ std::string Node::python_str() const {
     case ScalarType::kInt:
       return as_int() ? std::to_string(*as_int()) : text;
     case ScalarType::kFloat:
-      return python_float_repr(*as_double());
+      return python_float_str(*as_double());
     case ScalarType::kString:
       return text;
   }

@@ -8,7 +8,9 @@ namespace tt::config {
 
 namespace {
 
-std::string where_of(const std::string& arg) { return str("command-line override '", arg, "'"); }
+std::string where_of(const std::string& arg) {
+  return str("command-line override '", arg, "'");
+}
 
 // Deletes `dotted` from root; parents that become empty are removed too, as torchtune does.
 void remove_key(Node& root, const std::string& dotted, const std::string& arg) {
@@ -25,8 +27,8 @@ void remove_key(Node& root, const std::string& dotted, const std::string& arg) {
   TT_CHECK(target != nullptr, where_of(arg), "Could not find key ", dotted,
            " in yaml config to remove");
   TT_CHECK(parts.back() != "_component_" && !target->is_component(), where_of(arg),
-           "Removing components from CLI is not supported: ~", dotted,
-           "; override it with ", dotted, "=<another component> instead");
+           "Removing components from CLI is not supported: ~", dotted, "; override it with ",
+           dotted, "=<another component> instead");
   parent->erase(parts.back());
   for (size_t i = chain.size() - 1; i > 0; --i) {
     if (!chain[i]->entries.empty()) break;
@@ -72,7 +74,9 @@ void merge_at(Node& base, const Node& update, const std::string& path) {
 }
 }  // namespace
 
-void merge_into(Node& base, const Node& update) { merge_at(base, update, ""); }
+void merge_into(Node& base, const Node& update) {
+  merge_at(base, update, "");
+}
 
 void apply_overrides(Node& root, const std::vector<std::string>& overrides) {
   if (!root.is_map()) root = Node::map(root.loc);
@@ -85,8 +89,8 @@ void apply_overrides(Node& root, const std::vector<std::string>& overrides) {
       continue;
     }
     size_t eq = arg.find('=');
-    TT_CHECK(eq != std::string::npos && arg.find('=', eq + 1) == std::string::npos,
-             where_of(arg), "Command-line overrides must be in the form of key=value, got ", arg);
+    TT_CHECK(eq != std::string::npos && arg.find('=', eq + 1) == std::string::npos, where_of(arg),
+             "Command-line overrides must be in the form of key=value, got ", arg);
     std::string key = arg.substr(0, eq);
     std::string value = arg.substr(eq + 1);
     TT_CHECK(!key.empty() && key.front() != '.' && key.back() != '.' &&

@@ -32,11 +32,12 @@ RecipeArgs parse_recipe_args(int argc, char** argv) {
 }
 
 std::string recipe_usage(const std::string& recipe_name) {
-  return str("usage: ", recipe_name, " --config CONFIG [key=value ...] [~key ...]\n\n",
-             "  --config CONFIG   path to a YAML config (tune run also accepts built-in names)\n",
-             "  key=value         override a config value; a.b.c=v sets nested keys, k=[a,b] lists,\n",
-             "                    k=None null; top_level_component=dotted.Name swaps its component\n",
-             "  ~key              delete a key from the YAML\n");
+  return str(
+      "usage: ", recipe_name, " --config CONFIG [key=value ...] [~key ...]\n\n",
+      "  --config CONFIG   path to a YAML config (tune run also accepts built-in names)\n",
+      "  key=value         override a config value; a.b.c=v sets nested keys, k=[a,b] lists,\n",
+      "                    k=None null; top_level_component=dotted.Name swaps its component\n",
+      "  ~key              delete a key from the YAML\n");
 }
 
 }  // namespace tt::config

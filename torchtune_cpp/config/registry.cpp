@@ -46,8 +46,9 @@ bool type_ok(const Node& v, ArgType type) {
     case ArgType::kList:
       return v.is_list();
     case ArgType::kStringList:
-      return v.is_list() && std::all_of(v.items.begin(), v.items.end(),
-                                        [](const Node& i) { return i.is_scalar() && !i.is_null(); });
+      return v.is_list() && std::all_of(v.items.begin(), v.items.end(), [](const Node& i) {
+               return i.is_scalar() && !i.is_null();
+             });
     case ArgType::kNumberList:
       return v.is_list() && std::all_of(v.items.begin(), v.items.end(), [&](const Node& i) {
                return scalar_is(i, {ScalarType::kInt, ScalarType::kFloat});
@@ -361,8 +362,8 @@ void fail_with(const std::vector<Problem>& problems) {
 
 Prepared prepare(const Config& cfg, const std::string& key, const Node& call_kwargs) {
   const Node* raw = cfg.raw().find_path(key);
-  TT_CHECK(raw != nullptr && !raw->is_null(), cfg.origin(), "missing component '", key,
-           "'; add `", key, ":` with a _component_ field to the config");
+  TT_CHECK(raw != nullptr && !raw->is_null(), cfg.origin(), "missing component '", key, "'; add `",
+           key, ":` with a _component_ field to the config");
   Node merged = *raw;
   if (call_kwargs.is_map() && merged.is_map())
     for (const auto& [k, v] : call_kwargs.entries) merged.set(k, v);
@@ -386,8 +387,8 @@ Kwargs::Kwargs(const ComponentSpec& spec, Node fields, std::string key)
     : spec_(&spec), fields_(std::move(fields)), key_(std::move(key)) {
   for (const ArgSpec& a : spec.args) {
     if (a.default_value && fields_.find(a.name) == nullptr)
-      defaults_.emplace_back(a.name,
-                             parse_yaml(*a.default_value, str("default of ", spec.name, ".", a.name)));
+      defaults_.emplace_back(
+          a.name, parse_yaml(*a.default_value, str("default of ", spec.name, ".", a.name)));
   }
 }
 
@@ -411,11 +412,15 @@ std::string Kwargs::where(const std::string& name) const {
   return n != nullptr ? where_of(*n, str(key_, ".", name)) : str(key_, ".", name);
 }
 
-int64_t Kwargs::get_int(const std::string& name) const { return to_int(node(name), where(name)); }
+int64_t Kwargs::get_int(const std::string& name) const {
+  return to_int(node(name), where(name));
+}
 double Kwargs::get_double(const std::string& name) const {
   return to_double(node(name), where(name));
 }
-bool Kwargs::get_bool(const std::string& name) const { return to_bool(node(name), where(name)); }
+bool Kwargs::get_bool(const std::string& name) const {
+  return to_bool(node(name), where(name));
+}
 std::string Kwargs::get_string(const std::string& name) const {
   return to_string(node(name), where(name));
 }

@@ -6,7 +6,8 @@
 // Generic: this file knows no component. Each library folder registers its own builders
 // (see torchtune_cpp/components.h), and recipes instantiate them:
 //
-//   auto opt = tt::config::instantiate<OptimizerPtr, ParamList>(cfg, "optimizer", {}, params);
+//   auto opt = tt::config::instantiate<training::OptimizerPtr, NamedParameters>(cfg, "optimizer",
+//   {}, params);
 //
 // As torchtune v0.6: positional arguments come from the recipe, config fields are keywords,
 // and keywords given at the call site override the config's.

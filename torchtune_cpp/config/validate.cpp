@@ -40,7 +40,8 @@ ValidationReport validate_config(const Node& raw, const std::vector<std::string>
     if (used) continue;
     report.warnings.push_back(
         Problem{value.loc.origin.empty() ? str("key '", key, "'") : value.loc.str(),
-                str("top-level key '", key, "' is not read by this recipe and nothing "
+                str("top-level key '", key,
+                    "' is not read by this recipe and nothing "
                     "interpolates it; it has no effect.",
                     did_you_mean(key, known_keys))});
   }
@@ -85,7 +86,8 @@ ValidationReport validate_recipe_config(const Node& raw, const std::vector<ArgSp
 }
 
 void enforce(const ValidationReport& report) {
-  for (const Problem& w : report.warnings) std::cerr << "warning: " << w.where << ": " << w.message << "\n";
+  for (const Problem& w : report.warnings)
+    std::cerr << "warning: " << w.where << ": " << w.message << "\n";
   if (!report.errors.empty()) fail_with(report.errors);
 }
 

@@ -35,8 +35,8 @@ std::string alpaca_prompt(const std::string& instruction, const std::string* inp
          instruction + "\n\n### Response:\n";
 }
 
-std::vector<Message> alpaca_to_messages(const JsonRecord& record, bool train_on_input,
-                                        const AlpacaColumns& columns) {
+std::vector<modules::Message> alpaca_to_messages(const JsonRecord& record, bool train_on_input,
+                                                 const AlpacaColumns& columns) {
   // torchtune uses the input only when present and truthy: null and "" mean no input.
   const FieldValue* input = record.find(columns.input);
   const std::string* input_text = nullptr;
@@ -47,11 +47,11 @@ std::vector<Message> alpaca_to_messages(const JsonRecord& record, bool train_on_
   }
   const std::string& instruction = required_text(record, columns.instruction, "instruction");
   const std::string& output = required_text(record, columns.output, "output");
-  return {Message{"user", alpaca_prompt(instruction, input_text), !train_on_input, true},
-          Message{"assistant", output, false, true}};
+  return {modules::Message{"user", alpaca_prompt(instruction, input_text), !train_on_input, true},
+          modules::Message{"assistant", output, false, true}};
 }
 
-DatasetPtr alpaca_dataset(llama2::TokenizerPtr tokenizer, const AlpacaOptions& options,
+DatasetPtr alpaca_dataset(modules::ModelTokenizerPtr tokenizer, const AlpacaOptions& options,
                           const std::string& where) {
   TT_CHECK(tokenizer != nullptr, where, "a tokenizer is required");
   if (options.packed) {
@@ -120,7 +120,7 @@ void register_alpaca(const std::string& name, const std::string& default_source,
                      const std::string& summary) {
   using config::arg;
   using config::ArgType;
-  config::register_component<DatasetPtr, llama2::TokenizerPtr>(
+  config::register_component<DatasetPtr, modules::ModelTokenizerPtr>(
       config::ComponentSpec{
           name,
           "dataset",
@@ -137,7 +137,7 @@ void register_alpaca(const std::string& name, const std::string& default_source,
            arg("filter_fn", ArgType::kAny, "null", "not supported: must be null"),
            arg("split", ArgType::kString, "train",
                "train, or a slice of it: train[:10%], train[100:200], train[:5]+train[-5:]")}},
-      [](const config::Kwargs& kw, llama2::TokenizerPtr tokenizer) {
+      [](const config::Kwargs& kw, modules::ModelTokenizerPtr tokenizer) {
         return alpaca_dataset(std::move(tokenizer), options_from(kw), kw.key());
       });
 }

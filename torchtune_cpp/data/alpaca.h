@@ -23,8 +23,8 @@ std::string alpaca_prompt(const std::string& instruction, const std::string* inp
 // A user message (the prompt; masked unless train_on_input) and an assistant message (the
 // output). A record without the instruction or output column, or with a non-string value,
 // is a tt::Error naming file:line and the column.
-std::vector<Message> alpaca_to_messages(const JsonRecord& record, bool train_on_input,
-                                        const AlpacaColumns& columns = {});
+std::vector<modules::Message> alpaca_to_messages(const JsonRecord& record, bool train_on_input,
+                                                 const AlpacaColumns& columns = {});
 
 struct AlpacaOptions {
   std::string source = "tatsu-lab/alpaca";
@@ -39,7 +39,7 @@ struct AlpacaOptions {
 // split as Hugging Face reads it (see split.h). Every selected record's columns are checked
 // here; tokenization happens per get().
 // `where` prefixes errors about the options (a config key).
-DatasetPtr alpaca_dataset(llama2::TokenizerPtr tokenizer, const AlpacaOptions& options,
+DatasetPtr alpaca_dataset(modules::ModelTokenizerPtr tokenizer, const AlpacaOptions& options,
                           const std::string& where = "dataset");
 
 // Registers torchtune.datasets.alpaca_dataset and alpaca_cleaned_dataset, which build a

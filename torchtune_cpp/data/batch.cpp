@@ -18,12 +18,17 @@ Batch collate_samples(const Dataset& dataset, const std::vector<int64_t>& indice
 }
 
 at::Tensor shift_labels(const at::Tensor& labels, int64_t ignore_index) {
-  return at::cat({labels.slice(1, 1), at::full({labels.size(0), 1}, ignore_index, labels.options())}, 1);
+  return at::cat(
+      {labels.slice(1, 1), at::full({labels.size(0), 1}, ignore_index, labels.options())}, 1);
 }
 
-BatchPrefetcher::BatchPrefetcher(const Dataset& dataset, std::vector<std::vector<int64_t>> batches, size_t first,
-                                 size_t end, int64_t pad_id, int64_t ignore_index)
-    : dataset_(dataset), batches_(std::move(batches)), next_index_(first), end_(end), pad_id_(pad_id),
+BatchPrefetcher::BatchPrefetcher(const Dataset& dataset, std::vector<std::vector<int64_t>> batches,
+                                 size_t first, size_t end, int64_t pad_id, int64_t ignore_index)
+    : dataset_(dataset),
+      batches_(std::move(batches)),
+      next_index_(first),
+      end_(end),
+      pad_id_(pad_id),
       ignore_index_(ignore_index) {
   start(first);
 }
@@ -42,7 +47,9 @@ Batch BatchPrefetcher::next() {
 }
 
 Batch to_device(Batch b, const at::Device& device) {
-  auto move = [&](const std::optional<at::Tensor>& t) { return t ? std::optional(t->to(device)) : std::nullopt; };
+  auto move = [&](const std::optional<at::Tensor>& t) {
+    return t ? std::optional(t->to(device)) : std::nullopt;
+  };
   return {b.tokens.to(device), b.labels.to(device), move(b.input_pos), move(b.mask)};
 }
 

@@ -32,8 +32,8 @@ at::Tensor shift_labels(const at::Tensor& labels, int64_t ignore_index);
 // training, so reading and tokenizing overlap the step.
 class BatchPrefetcher {
  public:
-  BatchPrefetcher(const Dataset& dataset, std::vector<std::vector<int64_t>> batches, size_t first, size_t end,
-                  int64_t pad_id, int64_t ignore_index);
+  BatchPrefetcher(const Dataset& dataset, std::vector<std::vector<int64_t>> batches, size_t first,
+                  size_t end, int64_t pad_id, int64_t ignore_index);
   // Micro-batch `first`, then the following ones; starts collating the one after.
   Batch next();
 

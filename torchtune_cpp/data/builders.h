@@ -20,7 +20,8 @@ void register_datasets();
 
 // The config's `dataset:`: one dataset or, as in torchtune, a list of them read one after
 // another (ConcatDataset).
-DatasetPtr instantiate_dataset(const config::Config& cfg, const llama2::TokenizerPtr& tokenizer);
+DatasetPtr instantiate_dataset(const config::Config& cfg,
+                               const modules::ModelTokenizerPtr& tokenizer);
 
 // `dataset` with every sample's token ids checked, as it is read, against the model's
 // vocabulary [0, vocab_size): an id outside it (a tokenizer or template that does not match

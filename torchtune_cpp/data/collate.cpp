@@ -49,7 +49,7 @@ PackedBatch padded_collate_packed(const std::vector<Sample>& batch) {
   const auto b = static_cast<int64_t>(batch.size());
   const auto w = static_cast<int64_t>(s);
   return {at::tensor(tokens, at::kLong).view({b, w}), at::tensor(labels, at::kLong).view({b, w}),
-          at::tensor(input_pos, at::kLong).view({b, w}), tt::block_causal_mask(seq_lens)};
+          at::tensor(input_pos, at::kLong).view({b, w}), modules::block_causal_mask(seq_lens)};
 }
 
 }  // namespace tt::data

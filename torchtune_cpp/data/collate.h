@@ -17,13 +17,13 @@ struct SftBatch {
 };
 
 SftBatch padded_collate_sft(const std::vector<Sample>& batch, int64_t padding_idx = 0,
-                            int64_t ignore_idx = kIgnoreIndex);
+                            int64_t ignore_idx = modules::kIgnoreIndex);
 
 struct PackedBatch {
   at::Tensor tokens;     // int64 [b, s]
   at::Tensor labels;     // int64 [b, s]
   at::Tensor input_pos;  // int64 [b, s], positions restarting at each document
-  at::Tensor mask;       // bool [b, s, s]: tt::block_causal_mask of the packs' seq_lens
+  at::Tensor mask;       // bool [b, s, s]: modules::block_causal_mask of the packs' seq_lens
 };
 
 // Packs must all have the same length (PackedDataset pads each to max_seq_len).

@@ -17,15 +17,18 @@ ConcatDataset::ConcatDataset(std::vector<DatasetPtr> datasets, const std::string
     total_ += d->size();
   }
   TT_CHECK(n_packed == 0 || n_packed == datasets_.size(), where,
-           "ConcatDataset can't process a mix of packed and non-packed datasets. Set packed to the same value "
+           "ConcatDataset can't process a mix of packed and non-packed datasets. Set packed to the "
+           "same value "
            "in every dataset of the list");
   packed_ = n_packed == datasets_.size();
 }
 
 Sample ConcatDataset::get(int64_t index) const {
-  TT_CHECK(index >= 0 && index < total_, "dataset", "sample index ", index, " out of range for a dataset of ",
-           total_, " samples");
-  const size_t k = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), index) - starts_.begin()) - 1;
+  TT_CHECK(index >= 0 && index < total_, "dataset", "sample index ", index,
+           " out of range for a dataset of ", total_, " samples");
+  const size_t k = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), index) -
+                                       starts_.begin()) -
+                   1;
   return datasets_[k]->get(index - starts_[k]);
 }
 

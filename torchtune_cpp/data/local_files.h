@@ -26,7 +26,8 @@ std::vector<JsonRecord> load_text_file(const std::string& path);
 
 // The records of `source` with `data_files` (required for json/csv/text), in file order.
 // `where` is the config key for messages ("dataset").
-std::vector<JsonRecord> load_dataset_records(const std::string& source, const std::vector<std::string>& data_files,
+std::vector<JsonRecord> load_dataset_records(const std::string& source,
+                                             const std::vector<std::string>& data_files,
                                              const std::string& where);
 
 }  // namespace tt::data

@@ -2,7 +2,8 @@
 // the conversation checks SFTTransform applies to every sample (validate_messages):
 //   InputOutputToMessages  one prompt/response pair per record (instruct_dataset)
 //   ShareGPTToMessages     "conversations": [{"from": system|human|gpt, "value": ...}, ...]
-//   OpenAIToMessages       "messages": [{"role": ..., "content": str | [{"type": "text", ...}]}, ...]
+//   OpenAIToMessages       "messages": [{"role": ..., "content": str | [{"type": "text",
+//                          ...}]}, ...]
 // Bad records (missing or non-text columns, unknown roles, malformed turns) are tt::Errors
 // naming file:line and what to fix.
 #pragma once
@@ -22,7 +23,8 @@ struct InputOutputOptions {
   bool train_on_input = false;
   std::optional<std::string> new_system_prompt;
 };
-std::vector<Message> input_output_to_messages(const JsonRecord& record, const InputOutputOptions& options);
+std::vector<modules::Message> input_output_to_messages(const JsonRecord& record,
+                                                       const InputOutputOptions& options);
 
 enum class ConversationStyle { kShareGpt, kOpenAi };
 
@@ -32,10 +34,11 @@ struct ConversationOptions {
   bool train_on_input = false;
   std::optional<std::string> new_system_prompt;
 };
-std::vector<Message> conversation_to_messages(const JsonRecord& record, const ConversationOptions& options);
+std::vector<modules::Message> conversation_to_messages(const JsonRecord& record,
+                                                       const ConversationOptions& options);
 
 // torchtune's validate_messages: at least two messages, user and assistant alternating
 // (assistant only after user), a system message only first. `where` names the record.
-void validate_messages(const std::vector<Message>& messages, const std::string& where);
+void validate_messages(const std::vector<modules::Message>& messages, const std::string& where);
 
 }  // namespace tt::data

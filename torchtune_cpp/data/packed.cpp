@@ -23,7 +23,8 @@ std::vector<int64_t> slice(const std::vector<int64_t>& v, size_t from, size_t to
 }  // namespace
 
 PackedDataset::PackedDataset(const Dataset& ds, int64_t max_seq_len,
-                             std::optional<int64_t> max_packs, int64_t padding_idx, bool split_across_pack)
+                             std::optional<int64_t> max_packs, int64_t padding_idx,
+                             bool split_across_pack)
     : max_seq_len_(max_seq_len), padding_idx_(padding_idx) {
   TT_CHECK(max_seq_len > 0, "tokenizer.max_seq_len", "must be positive to pack, got ", max_seq_len);
   auto full = [&] { return max_packs && static_cast<int64_t>(packs_.size()) == *max_packs; };
@@ -32,8 +33,9 @@ PackedDataset::PackedDataset(const Dataset& ds, int64_t max_seq_len,
   for (int64_t i = 0; i < ds.size(); ++i) {
     Sample s = ds.get(i);
     const auto len = static_cast<int64_t>(s.tokens.size());
-    TT_CHECK(len <= max_seq_len || split_across_pack, str("dataset sample ", i), "Dataset sample is too long (",
-             len, " > ", max_seq_len, "). Please set `split_across_pack=True` or increase `max_seq_len`.");
+    TT_CHECK(len <= max_seq_len || split_across_pack, str("dataset sample ", i),
+             "Dataset sample is too long (", len, " > ", max_seq_len,
+             "). Please set `split_across_pack=True` or increase `max_seq_len`.");
     append(current.tokens, s.tokens);
     append(current.labels, s.labels);
     for (int64_t j = 0; j < len; ++j) current.input_pos.push_back(j % max_seq_len);
@@ -52,7 +54,8 @@ PackedDataset::PackedDataset(const Dataset& ds, int64_t max_seq_len,
       }
       add_pack(Sample{slice(current.tokens, 0, cut), slice(current.labels, 0, cut),
                       slice(current.input_pos, 0, cut), std::move(lens)});
-      const int64_t next_len = split_across_pack ? static_cast<int64_t>(end - cut) : current.seq_lens.back();
+      const int64_t next_len =
+          split_across_pack ? static_cast<int64_t>(end - cut) : current.seq_lens.back();
       Sample next{slice(current.tokens, cut, end),
                   slice(current.labels, cut, end),
                   slice(current.input_pos, cut, end),
@@ -69,7 +72,7 @@ void PackedDataset::add_pack(Sample pack) {
   const auto n = static_cast<int64_t>(pack.tokens.size());
   const int64_t pad = max_seq_len_ - n;
   pack.tokens.resize(static_cast<size_t>(max_seq_len_), padding_idx_);
-  pack.labels.resize(static_cast<size_t>(max_seq_len_), kIgnoreIndex);
+  pack.labels.resize(static_cast<size_t>(max_seq_len_), modules::kIgnoreIndex);
   if (pad > 0) pack.seq_lens.push_back(pad);
   // Padding positions continue from the last one, clamped to max_seq_len - 1.
   const int64_t last = pack.input_pos.empty() ? -1 : pack.input_pos.back();

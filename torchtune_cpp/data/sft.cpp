@@ -5,18 +5,21 @@
 
 namespace tt::data {
 
-Sample sft_transform(const llama2::Llama2Tokenizer& tokenizer,
-                     const std::vector<Message>& messages) {
-  llama2::TokenizedMessages t = tokenizer.tokenize_messages(messages);
+Sample sft_transform(const modules::ModelTokenizer& tokenizer,
+                     const std::vector<modules::Message>& messages) {
+  // torchtune's SFTTransform: turn starts and ends both added.
+  modules::TokenizedMessages t =
+      tokenizer.tokenize_messages(messages, /*add_end_tokens=*/true, /*add_start_tokens=*/true);
   Sample s;
   s.labels.resize(t.tokens.size());
-  for (size_t i = 0; i < t.tokens.size(); ++i) s.labels[i] = t.mask[i] ? kIgnoreIndex : t.tokens[i];
+  for (size_t i = 0; i < t.tokens.size(); ++i)
+    s.labels[i] = t.mask[i] ? modules::kIgnoreIndex : t.tokens[i];
   s.tokens = std::move(t.tokens);
   return s;
 }
 
 SftDataset::SftDataset(std::vector<JsonRecord> records, MessageTransform message_transform,
-                       llama2::TokenizerPtr tokenizer)
+                       modules::ModelTokenizerPtr tokenizer)
     : records_(std::move(records)),
       message_transform_(std::move(message_transform)),
       tokenizer_(std::move(tokenizer)) {

@@ -9,13 +9,11 @@
 #include <vector>
 
 #include "torchtune_cpp/data/json_records.h"
-#include "torchtune_cpp/models/llama2/tokenizer.h"
+#include "torchtune_cpp/modules/loss.h"
 #include "torchtune_cpp/modules/tokenizers/message.h"
+#include "torchtune_cpp/modules/tokenizers/tokenizer.h"
 
 namespace tt::data {
-
-// torchtune.data.CROSS_ENTROPY_IGNORE_IDX
-constexpr int64_t kIgnoreIndex = -100;
 
 // One training example. input_pos and seq_lens are filled only by packed datasets.
 struct Sample {
@@ -38,16 +36,16 @@ using DatasetPtr = std::shared_ptr<Dataset>;
 
 // SFTTransform's model step: tokenize the messages, labels = tokens where unmasked, -100
 // where masked.
-Sample sft_transform(const llama2::Llama2Tokenizer& tokenizer,
-                     const std::vector<Message>& messages);
+Sample sft_transform(const modules::ModelTokenizer& tokenizer,
+                     const std::vector<modules::Message>& messages);
 
-using MessageTransform = std::function<std::vector<Message>(const JsonRecord&)>;
+using MessageTransform = std::function<std::vector<modules::Message>(const JsonRecord&)>;
 
 // torchtune's SFTDataset over records already loaded.
 class SftDataset : public Dataset {
  public:
   SftDataset(std::vector<JsonRecord> records, MessageTransform message_transform,
-             llama2::TokenizerPtr tokenizer);
+             modules::ModelTokenizerPtr tokenizer);
   int64_t size() const override { return static_cast<int64_t>(records_.size()); }
   Sample get(int64_t index) const override;
   const std::vector<JsonRecord>& records() const { return records_; }
@@ -55,7 +53,7 @@ class SftDataset : public Dataset {
  private:
   std::vector<JsonRecord> records_;
   MessageTransform message_transform_;
-  llama2::TokenizerPtr tokenizer_;
+  modules::ModelTokenizerPtr tokenizer_;
 };
 
 }  // namespace tt::data

@@ -13,7 +13,7 @@ namespace tt::data {
 class TextCompletionDataset : public Dataset {
  public:
   TextCompletionDataset(std::vector<JsonRecord> records, std::string column, bool add_eos,
-                        llama2::TokenizerPtr tokenizer);
+                        modules::ModelTokenizerPtr tokenizer);
   int64_t size() const override { return static_cast<int64_t>(records_.size()); }
   Sample get(int64_t index) const override;
 
@@ -21,7 +21,7 @@ class TextCompletionDataset : public Dataset {
   std::vector<JsonRecord> records_;
   std::string column_;
   bool add_eos_;
-  llama2::TokenizerPtr tokenizer_;
+  modules::ModelTokenizerPtr tokenizer_;
 };
 
 }  // namespace tt::data

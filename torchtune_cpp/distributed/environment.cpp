@@ -14,8 +14,9 @@ int64_t number(const GetEnv& getenv, const char* name, int64_t fallback) {
   if (v == nullptr || *v == '\0') return fallback;
   char* end = nullptr;
   const long long n = std::strtoll(v, &end, 10);
-  TT_CHECK(end != nullptr && *end == '\0' && n >= 0, name, "'", v, "' is not a non-negative integer; fix the ",
-           name, " environment variable (set by the launcher)");
+  TT_CHECK(end != nullptr && *end == '\0' && n >= 0, name, "'", v,
+           "' is not a non-negative integer; fix the ", name,
+           " environment variable (set by the launcher)");
   return n;
 }
 
@@ -53,14 +54,17 @@ DistributedEnv read_distributed_env(const GetEnv& getenv) {
     // SLURM_NTASKS_PER_NODE may read "4" or "4(x2)"; the leading count is this node's.
     const char* per_node = getenv("SLURM_NTASKS_PER_NODE");
     e.local_world_size = per_node && *per_node ? std::strtoll(per_node, nullptr, 10) : e.world_size;
-    if (const char* nodes = getenv("SLURM_JOB_NODELIST"); nodes && *nodes) e.master_addr = first_slurm_host(nodes);
+    if (const char* nodes = getenv("SLURM_JOB_NODELIST"); nodes && *nodes)
+      e.master_addr = first_slurm_host(nodes);
   }
   if (has("MASTER_ADDR")) e.master_addr = getenv("MASTER_ADDR");
   e.master_port = number(getenv, "MASTER_PORT", 29500);
-  TT_CHECK(e.world_size >= 1 && e.rank < e.world_size, "RANK", "rank ", e.rank, " is outside a world of ",
-           e.world_size, " processes; check the launcher's RANK / WORLD_SIZE");
-  TT_CHECK(e.local_world_size >= 1 && e.local_rank < e.local_world_size, "LOCAL_RANK", "local rank ", e.local_rank,
-           " is outside ", e.local_world_size, " local processes; check LOCAL_RANK / LOCAL_WORLD_SIZE");
+  TT_CHECK(e.world_size >= 1 && e.rank < e.world_size, "RANK", "rank ", e.rank,
+           " is outside a world of ", e.world_size,
+           " processes; check the launcher's RANK / WORLD_SIZE");
+  TT_CHECK(e.local_world_size >= 1 && e.local_rank < e.local_world_size, "LOCAL_RANK",
+           "local rank ", e.local_rank, " is outside ", e.local_world_size,
+           " local processes; check LOCAL_RANK / LOCAL_WORLD_SIZE");
   return e;
 }
 

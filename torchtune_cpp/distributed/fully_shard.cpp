@@ -9,7 +9,7 @@
 
 #include <map>
 
-#include "torchtune_cpp/modules/rope.h"
+#include "torchtune_cpp/modules/transformer.h"
 #include "torchtune_cpp/utils/check.h"
 
 namespace tt::distributed {
@@ -41,8 +41,9 @@ struct GradReady : torch::autograd::PostAccumulateGradHook {
 
 }  // namespace
 
-FullyShardedDecoder::FullyShardedDecoder(TransformerDecoder& model, ProcessGroupPtr pg, at::Device device,
-                                         at::ScalarType dtype, const FullyShardOptions& options)
+FullyShardedDecoder::FullyShardedDecoder(modules::TransformerDecoder& model, ProcessGroupPtr pg,
+                                         at::Device device, at::ScalarType dtype,
+                                         const FullyShardOptions& options)
     : model_(model), pg_(std::move(pg)), device_(device), dtype_(dtype), options_(options) {
   TT_CHECK(!options.cpu_offload || device.is_cuda(), "fsdp_cpu_offload",
            "CPU offloading moves shards off a GPU; set it to False when training on the CPU");
@@ -51,9 +52,10 @@ FullyShardedDecoder::FullyShardedDecoder(TransformerDecoder& model, ProcessGroup
   units_[0].name = "root";
   for (int64_t i = 0; i < L; ++i) layer_unit(i).name = "layers." + std::to_string(i);
   std::vector<std::vector<at::Tensor*>> slots(units_.size());
-  for (auto& [key, slot] : parameter_slots(model)) {
-    TT_CHECK(slot->device().type() == at::kMeta, key,
-             "sharding starts from a model on the meta device; this parameter is already materialised");
+  for (auto& [key, slot] : modules::parameter_slots(model)) {
+    TT_CHECK(
+        slot->device().type() == at::kMeta, key,
+        "sharding starts from a model on the meta device; this parameter is already materialised");
     size_t k = 0;
     if (key.rfind("layers.", 0) == 0) k = std::stoul(key.substr(7, key.find('.', 7) - 7)) + 1;
     Unit& u = units_[k];
@@ -64,7 +66,8 @@ FullyShardedDecoder::FullyShardedDecoder(TransformerDecoder& model, ProcessGroup
   }
   const int64_t W = pg_->world_size();
   const auto on_device = at::TensorOptions().dtype(dtype).device(device);
-  const auto shard_options = options.cpu_offload ? at::TensorOptions().dtype(dtype).pinned_memory(true) : on_device;
+  const auto shard_options =
+      options.cpu_offload ? at::TensorOptions().dtype(dtype).pinned_memory(true) : on_device;
   at::NoGradGuard no_grad;
   for (size_t k = 0; k < units_.size(); ++k) {
     Unit& u = units_[k];
@@ -79,7 +82,8 @@ FullyShardedDecoder::FullyShardedDecoder(TransformerDecoder& model, ProcessGroup
       // An alias of the unit's storage with a version counter of its own: gathering writes
       // the storage, and must not look like an in-place change to the tensors autograd saved.
       at::Tensor p = at::empty({0}, on_device);
-      p.set_(u.full.storage(), u.offsets[j], slots[k][j]->sizes(), c10::contiguous_strides(slots[k][j]->sizes()));
+      p.set_(u.full.storage(), u.offsets[j], slots[k][j]->sizes(),
+             c10::contiguous_strides(slots[k][j]->sizes()));
       p.requires_grad_(true);
       torch::autograd::impl::set_post_acc_grad_hooks(p, std::make_unique<GradReady>(this, k));
       *slots[k][j] = p;
@@ -90,8 +94,7 @@ FullyShardedDecoder::FullyShardedDecoder(TransformerDecoder& model, ProcessGroup
     else
       free_storage(u.full);
   }
-  const DecoderArgs& a = model.args;
-  model.rope = make_rope_cache(a.head_dim(), a.max_seq_len, a.rope_base, device);
+  modules::init_buffers(model, device);
 }
 
 FullyShardedDecoder::~FullyShardedDecoder() {
@@ -99,9 +102,11 @@ FullyShardedDecoder::~FullyShardedDecoder() {
     for (at::Tensor& p : u.params) torch::autograd::impl::set_post_acc_grad_hooks(p, nullptr);
 }
 
-FullyShardedDecoderPtr fully_shard(TransformerDecoder& model, ProcessGroupPtr pg, at::Device device,
-                                   at::ScalarType dtype, const FullyShardOptions& options) {
-  auto sharded = std::make_shared<FullyShardedDecoder>(model, std::move(pg), device, dtype, options);
+FullyShardedDecoderPtr fully_shard(modules::TransformerDecoder& model, ProcessGroupPtr pg,
+                                   at::Device device, at::ScalarType dtype,
+                                   const FullyShardOptions& options) {
+  auto sharded =
+      std::make_shared<FullyShardedDecoder>(model, std::move(pg), device, dtype, options);
   model.wrapper.hooks.push_back(sharded);
   return sharded;
 }
@@ -121,48 +126,26 @@ at::Tensor FullyShardedDecoder::slice_of(const Unit& u, const std::vector<at::Te
 }
 
 void FullyShardedDecoder::load_full_state_dict(StateDict&& full, const std::string& where) {
+  // The parameters alias the units' storage with their full shapes: the model's own check.
+  modules::check_state_dict(model_, full, /*strict=*/true, where);
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < full.size(); ++i) index[full[i].first] = i;
-  std::vector<std::string> problems;
-  size_t known = 0;
-  for (const Unit& u : units_)
-    for (size_t j = 0; j < u.keys.size(); ++j) {
-      auto it = index.find(u.keys[j]);
-      if (it == index.end()) {
-        problems.push_back("missing " + u.keys[j]);
-      } else {
-        ++known;
-        if (full[it->second].second.sizes() != u.params[j].sizes())
-          problems.push_back(tt::str(u.keys[j], " has shape ", full[it->second].second.sizes(), ", the model expects ",
-                                 u.params[j].sizes()));
-      }
-    }
-  if (known != full.size())
-    for (const auto& [key, t] : full) {
-      bool found = false;
-      for (const Unit& u : units_) found |= std::find(u.keys.begin(), u.keys.end(), key) != u.keys.end();
-      if (!found) problems.push_back("unexpected " + key);
-    }
-  if (!problems.empty()) {
-    std::string list;
-    for (size_t i = 0; i < problems.size() && i < 20; ++i) list += "\n  " + problems[i];
-    TT_CHECK(false, where, "the checkpoint does not match the model (", problems.size(), " problems):", list,
-             "\ncheck model._component_ against the checkpoint");
-  }
   at::NoGradGuard no_grad;
   for (Unit& u : units_) {
     std::vector<at::Tensor> per_param;
-    for (const std::string& key : u.keys) per_param.push_back(std::move(full[index.at(key)].second));
+    for (const std::string& key : u.keys)
+      per_param.push_back(std::move(full[index.at(key)].second));
     u.shard.copy_(slice_of(u, per_param, dtype_, u.shard.device()));
   }
 }
 
-void FullyShardedDecoder::init_parameters(const InitFn& init) {
+void FullyShardedDecoder::init_parameters(const modules::InitFn& init) {
   at::NoGradGuard no_grad;
   for (Unit& u : units_) {
     std::vector<at::Tensor> per_param;
     for (size_t j = 0; j < u.keys.size(); ++j) {
-      at::Tensor t = at::empty(u.params[j].sizes(), at::TensorOptions().dtype(dtype_).device(device_));
+      at::Tensor t =
+          at::empty(u.params[j].sizes(), at::TensorOptions().dtype(dtype_).device(device_));
       init(u.keys[j], t);
       per_param.push_back(t);
     }
@@ -198,19 +181,22 @@ StateDict FullyShardedDecoder::gather_full_state_dict() {
     at::Tensor flat = gather_to_rank0(u.shard.detach(), u);
     if (!flat.defined()) continue;
     for (size_t j = 0; j < u.keys.size(); ++j)
-      by_key[u.keys[j]] = flat.narrow(0, u.offsets[j], u.params[j].numel()).view(u.params[j].sizes()).clone();
+      by_key[u.keys[j]] =
+          flat.narrow(0, u.offsets[j], u.params[j].numel()).view(u.params[j].sizes()).clone();
   }
   StateDict out;
   if (pg_->rank() != 0) return out;
-  for (auto& [key, slot] : parameter_slots(model_)) out.emplace_back(key, std::move(by_key.at(key)));
+  for (auto& [key, slot] : modules::parameter_slots(model_))
+    out.emplace_back(key, std::move(by_key.at(key)));
   return out;
 }
 
-NamedOptimizerState FullyShardedDecoder::gather_optimizer_state(const NamedOptimizerState& sharded) {
+checkpointing::NamedOptimizerState FullyShardedDecoder::gather_optimizer_state(
+    const checkpointing::NamedOptimizerState& sharded) {
   at::NoGradGuard no_grad;
   std::map<std::string, const PickleValue*> by_unit;
   for (const auto& [name, st] : sharded.state) by_unit[name] = &st;
-  NamedOptimizerState out;
+  checkpointing::NamedOptimizerState out;
   out.group = sharded.group;
   const bool rank0 = pg_->rank() == 0;
   for (Unit& u : units_) {
@@ -224,34 +210,39 @@ NamedOptimizerState FullyShardedDecoder::gather_optimizer_state(const NamedOptim
         at::Tensor flat = gather_to_rank0(value.to_tensor(), u);
         if (rank0)
           for (size_t j = 0; j < u.keys.size(); ++j)
-            per_param[j].set(field, flat.narrow(0, u.offsets[j], u.params[j].numel()).view(u.params[j].sizes()).clone());
+            per_param[j].set(field, flat.narrow(0, u.offsets[j], u.params[j].numel())
+                                        .view(u.params[j].sizes())
+                                        .clone());
       } else if (rank0) {
         for (size_t j = 0; j < u.keys.size(); ++j)
-          per_param[j].set(field, value.is_tensor() ? PickleValue(value.to_tensor().cpu().clone()) : value);
+          per_param[j].set(
+              field, value.is_tensor() ? PickleValue(value.to_tensor().cpu().clone()) : value);
       }
     }
     if (rank0)
-      for (size_t j = 0; j < u.keys.size(); ++j) out.state.emplace_back(u.keys[j], std::move(per_param[j]));
+      for (size_t j = 0; j < u.keys.size(); ++j)
+        out.state.emplace_back(u.keys[j], std::move(per_param[j]));
   }
   return out;
 }
 
-NamedOptimizerState FullyShardedDecoder::shard_optimizer_state(const NamedOptimizerState& full,
-                                                               const std::string& where) const {
+checkpointing::NamedOptimizerState FullyShardedDecoder::shard_optimizer_state(
+    const checkpointing::NamedOptimizerState& full, const std::string& where) const {
   std::map<std::string, const PickleValue*> by_key;
   for (const auto& [name, st] : full.state) by_key[name] = &st;
-  NamedOptimizerState out;
+  checkpointing::NamedOptimizerState out;
   out.group = full.group;
   for (const Unit& u : units_) {
     size_t present = 0;
     for (const std::string& key : u.keys) present += by_key.count(key);
     if (present == 0) continue;
-    TT_CHECK(present == u.keys.size(), where, "the optimizer state covers only some parameters of ", u.name,
-             "; the file is incomplete");
+    TT_CHECK(present == u.keys.size(), where, "the optimizer state covers only some parameters of ",
+             u.name, "; the file is incomplete");
     PickleValue entry = PickleValue::dict();
     const PickleValue& first = *by_key.at(u.keys[0]);
     for (const auto& [field, value] : first.dict_items()) {
-      const bool per_param_field = value.is_tensor() && value.to_tensor().sizes() == u.params[0].sizes();
+      const bool per_param_field =
+          value.is_tensor() && value.to_tensor().sizes() == u.params[0].sizes();
       if (!per_param_field) {
         entry.set(field, value);
         continue;
@@ -259,8 +250,9 @@ NamedOptimizerState FullyShardedDecoder::shard_optimizer_state(const NamedOptimi
       std::vector<at::Tensor> parts;
       for (size_t j = 0; j < u.keys.size(); ++j) {
         const PickleValue* v = by_key.at(u.keys[j])->find(field);
-        TT_CHECK(v != nullptr && v->is_tensor() && v->to_tensor().sizes() == u.params[j].sizes(), where,
-                 "optimizer state '", field.to_string(), "' of ", u.keys[j], " is missing or has the wrong shape");
+        TT_CHECK(v != nullptr && v->is_tensor() && v->to_tensor().sizes() == u.params[j].sizes(),
+                 where, "optimizer state '", field.to_string(), "' of ", u.keys[j],
+                 " is missing or has the wrong shape");
         parts.push_back(v->to_tensor());
       }
       entry.set(field, slice_of(u, parts, parts[0].scalar_type(), u.shard.device()));
@@ -334,7 +326,8 @@ namespace {
 // The reduce-scatter's result into the shard's gradient (on the shard's device).
 void accumulate(FullyShardedDecoder::Unit& u) {
   u.reduce_work->wait();
-  at::Tensor g = u.reduce_out.device() == u.shard.device() ? u.reduce_out : u.reduce_out.to(u.shard.device());
+  at::Tensor g =
+      u.reduce_out.device() == u.shard.device() ? u.reduce_out : u.reduce_out.to(u.shard.device());
   if (u.shard.grad().defined())
     u.shard.mutable_grad().add_(g);
   else
@@ -368,9 +361,10 @@ void FullyShardedDecoder::reduce(Unit& u) {
 void FullyShardedDecoder::finish_backward() {
   at::NoGradGuard no_grad;
   for (Unit& u : units_) {
-    TT_CHECK(u.grads_pending == 0, u.name, u.grads_pending,
-             " of its parameters received no gradient in this backward; every parameter must take part "
-             "in the loss");
+    TT_CHECK(
+        u.grads_pending == 0, u.name, u.grads_pending,
+        " of its parameters received no gradient in this backward; every parameter must take part "
+        "in the loss");
     if (u.reduce_work) accumulate(u);
   }
 }

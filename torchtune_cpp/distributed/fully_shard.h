@@ -40,11 +40,11 @@ struct FullyShardOptions {
   bool cpu_offload = false;
 };
 
-class FullyShardedDecoder : public LayerHooks {
+class FullyShardedDecoder : public modules::LayerHooks {
  public:
   struct Unit {
-    std::string name;               // "root", "layers.3"
-    std::vector<std::string> keys;  // its parameters' state-dict keys, in flat order
+    std::string name;                // "root", "layers.3"
+    std::vector<std::string> keys;   // its parameters' state-dict keys, in flat order
     std::vector<at::Tensor> params;  // the model's leaves: views of `full` while gathered
     std::vector<int64_t> offsets;    // each parameter's offset in the unpadded flat vector
     int64_t numel = 0, padded = 0, shard_numel = 0;
@@ -60,8 +60,8 @@ class FullyShardedDecoder : public LayerHooks {
 
   // Shards `model`, whose parameters must still be on the meta device (nothing of the whole
   // model is ever allocated), onto `device` in `dtype`. Installs itself in model.wrapper.
-  FullyShardedDecoder(TransformerDecoder& model, ProcessGroupPtr pg, at::Device device, at::ScalarType dtype,
-                      const FullyShardOptions& options);
+  FullyShardedDecoder(modules::TransformerDecoder& model, ProcessGroupPtr pg, at::Device device,
+                      at::ScalarType dtype, const FullyShardOptions& options);
   ~FullyShardedDecoder() override;
 
   // Fills the shards from a full state dict with the model's keys (strict: keys and shapes
@@ -70,7 +70,7 @@ class FullyShardedDecoder : public LayerHooks {
   void load_full_state_dict(StateDict&& full, const std::string& where);
   // Fills the shards by `init` (one parameter at a time, full size, then sliced): every
   // rank computes the same values when `init` is deterministic.
-  void init_parameters(const InitFn& init);
+  void init_parameters(const modules::InitFn& init);
 
   // The optimizer's parameters: one flat shard per unit, named after the unit.
   StateDict sharded_parameters() const;
@@ -91,13 +91,15 @@ class FullyShardedDecoder : public LayerHooks {
   // Optimizer state: the shard-level state (named by unit, as the optimizer holds it) to
   // torchtune's distributed layout keyed by parameter name, full tensors on rank 0's CPU
   // (empty state elsewhere); and back, each rank taking its slices.
-  NamedOptimizerState gather_optimizer_state(const NamedOptimizerState& sharded);
-  NamedOptimizerState shard_optimizer_state(const NamedOptimizerState& full, const std::string& where) const;
+  checkpointing::NamedOptimizerState gather_optimizer_state(
+      const checkpointing::NamedOptimizerState& sharded);
+  checkpointing::NamedOptimizerState shard_optimizer_state(
+      const checkpointing::NamedOptimizerState& full, const std::string& where) const;
 
   // This rank's flat slice of `unit`'s parameters, gradients or state from per-parameter
   // tensors keyed like `keys` (a missing tensor is an error naming `where`).
-  at::Tensor slice_of(const Unit& unit, const std::vector<at::Tensor>& per_param, at::ScalarType dtype,
-                      at::Device device) const;
+  at::Tensor slice_of(const Unit& unit, const std::vector<at::Tensor>& per_param,
+                      at::ScalarType dtype, at::Device device) const;
   // The full flat vector [padded] of a shard-shaped tensor, on rank 0's CPU (undefined elsewhere).
   at::Tensor gather_to_rank0(const at::Tensor& shard_like, const Unit& unit);
 
@@ -119,7 +121,7 @@ class FullyShardedDecoder : public LayerHooks {
   void reshard(Unit& u);
   void reduce(Unit& u);
 
-  TransformerDecoder& model_;
+  modules::TransformerDecoder& model_;
   ProcessGroupPtr pg_;
   at::Device device_;
   at::ScalarType dtype_;
@@ -130,7 +132,8 @@ class FullyShardedDecoder : public LayerHooks {
 using FullyShardedDecoderPtr = std::shared_ptr<FullyShardedDecoder>;
 
 // Builds the sharding for `model` and installs it as the model's layer hooks.
-FullyShardedDecoderPtr fully_shard(TransformerDecoder& model, ProcessGroupPtr pg, at::Device device,
-                                   at::ScalarType dtype, const FullyShardOptions& options);
+FullyShardedDecoderPtr fully_shard(modules::TransformerDecoder& model, ProcessGroupPtr pg,
+                                   at::Device device, at::ScalarType dtype,
+                                   const FullyShardOptions& options);
 
 }  // namespace tt::distributed

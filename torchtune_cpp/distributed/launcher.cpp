@@ -19,8 +19,8 @@ namespace tt::distributed {
 
 namespace {
 
-int64_t flag_number(const std::map<std::string, std::string>& flags, const std::string& name, int64_t fallback,
-                    int64_t minimum) {
+int64_t flag_number(const std::map<std::string, std::string>& flags, const std::string& name,
+                    int64_t fallback, int64_t minimum) {
   auto it = flags.find(name);
   if (it == flags.end()) return fallback;
   char* end = nullptr;
@@ -42,7 +42,9 @@ void forward_signal(int sig) {
     if (g_workers[i] > 0) ::kill(g_workers[i], sig);
 }
 
-int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+int exit_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
 
 }  // namespace
 
@@ -51,8 +53,8 @@ LaunchOptions launch_options_from(const std::map<std::string, std::string>& flag
   o.nnodes = flag_number(flags, "nnodes", 1, 1);
   o.nproc_per_node = flag_number(flags, "nproc_per_node", 1, 1);
   o.node_rank = flag_number(flags, "node_rank", 0, 0);
-  TT_CHECK(o.node_rank < o.nnodes, "tune run --node_rank", "node rank ", o.node_rank, " is not below --nnodes ",
-           o.nnodes, "; number the nodes 0 to ", o.nnodes - 1);
+  TT_CHECK(o.node_rank < o.nnodes, "tune run --node_rank", "node rank ", o.node_rank,
+           " is not below --nnodes ", o.nnodes, "; number the nodes 0 to ", o.nnodes - 1);
   TT_CHECK(o.nproc_per_node <= kMaxWorkers, "tune run --nproc_per_node", "at most ", kMaxWorkers,
            " processes per node");
   if (auto it = flags.find("master_addr"); it != flags.end()) o.master_addr = it->second;
@@ -62,13 +64,15 @@ LaunchOptions launch_options_from(const std::map<std::string, std::string>& flag
     TT_CHECK(colon != std::string::npos && colon > 0, "tune run --rdzv_endpoint", "'", it->second,
              "' must be host:port");
     o.master_addr = it->second.substr(0, colon);
-    o.master_port = flag_number({{"rdzv_endpoint", it->second.substr(colon + 1)}}, "rdzv_endpoint", 29500, 1);
+    o.master_port =
+        flag_number({{"rdzv_endpoint", it->second.substr(colon + 1)}}, "rdzv_endpoint", 29500, 1);
   }
   if (auto it = flags.find("rdzv_backend"); it != flags.end())
-    TT_CHECK(it->second == "c10d" || it->second == "static", "tune run --rdzv_backend", "'", it->second,
-             "' is not supported; use c10d (the default)");
+    TT_CHECK(it->second == "c10d" || it->second == "static", "tune run --rdzv_backend", "'",
+             it->second, "' is not supported; use c10d (the default)");
   TT_CHECK(flag_number(flags, "max_restarts", 0, 0) == 0, "tune run --max_restarts",
-           "restarting failed workers is not supported; a failed run resumes from its last checkpoint with "
+           "restarting failed workers is not supported; a failed run resumes from its last "
+           "checkpoint with "
            "resume_from_checkpoint=True");
   return o;
 }
@@ -82,7 +86,8 @@ int run_workers(const LaunchOptions& o, const std::vector<std::string>& argv) {
   std::cerr.flush();
   g_num_workers = 0;
   g_forwarded = 0;
-  struct sigaction forward {}, old_int {}, old_term {};
+  struct sigaction forward {
+  }, old_int{}, old_term{};
   forward.sa_handler = forward_signal;
   sigemptyset(&forward.sa_mask);
   ::sigaction(SIGINT, &forward, &old_int);
@@ -137,8 +142,9 @@ int run_workers(const LaunchOptions& o, const std::vector<std::string>& argv) {
       if (code != 0 && failed_rank < 0) {
         failed_rank = o.node_rank * o.nproc_per_node + static_cast<int64_t>(local);
         result = code;
-        std::cerr << "tune run: rank " << failed_rank << " (local rank " << local << ") exited with status "
-                  << code << (WIFSIGNALED(status) ? str(" (signal ", WTERMSIG(status), ")") : std::string())
+        std::cerr << "tune run: rank " << failed_rank << " (local rank " << local
+                  << ") exited with status " << code
+                  << (WIFSIGNALED(status) ? str(" (signal ", WTERMSIG(status), ")") : std::string())
                   << "; stopping the other " << running << " worker(s)\n";
         for (pid_t p : pids)
           if (p > 0) ::kill(p, SIGTERM);

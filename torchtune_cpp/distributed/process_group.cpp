@@ -39,9 +39,10 @@ std::string reason(const std::exception& e) {
   return text;
 }
 
-c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedEnv& env, std::chrono::milliseconds timeout) {
-  TT_CHECK(env.master_port > 0 && env.master_port < 65536, "MASTER_PORT",
-           "port ", env.master_port, " is outside 1-65535; set MASTER_PORT (or --master_port) to a free port");
+c10::intrusive_ptr<c10d::Store> rendezvous(const DistributedEnv& env,
+                                           std::chrono::milliseconds timeout) {
+  TT_CHECK(env.master_port > 0 && env.master_port < 65536, "MASTER_PORT", "port ", env.master_port,
+           " is outside 1-65535; set MASTER_PORT (or --master_port) to a free port");
   c10d::TCPStoreOptions o;
   o.port = static_cast<uint16_t>(env.master_port);
   o.isServer = env.rank == 0;
@@ -83,7 +84,8 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const DistributedEnv& env
 
 }  // namespace
 
-ProcessGroup::ProcessGroup(const DistributedEnv& env, at::Device device, const ProcessGroupOptions& options)
+ProcessGroup::ProcessGroup(const DistributedEnv& env, at::Device device,
+                           const ProcessGroupOptions& options)
     : rank_(env.rank), world_size_(env.world_size), device_(device) {
   store_ = rendezvous(env, options.timeout);
   if (device.is_cuda()) {
@@ -110,7 +112,8 @@ ProcessGroup::ProcessGroup(const DistributedEnv& env, at::Device device, const P
     backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, static_cast<int>(rank_),
                                                            static_cast<int>(world_size_), opts);
 #else
-    TT_CHECK(false, "device", "this build has no CPU process groups (Gloo headers were not found); ",
+    TT_CHECK(false, "device",
+             "this build has no CPU process groups (Gloo headers were not found); ",
              "install libgloo-dev and rebuild, or train on CUDA");
 #endif
   }
@@ -124,7 +127,8 @@ void ProcessGroup::monitor(std::chrono::milliseconds timeout) {
   std::vector<int64_t> seen(static_cast<size_t>(world_size_), -1);
   std::vector<Clock::time_point> changed(static_cast<size_t>(world_size_), Clock::now());
   auto fail = [&](const std::string& why) {
-    std::fprintf(stderr, "error: rank %lld: %s; exiting\n", static_cast<long long>(rank_), why.c_str());
+    std::fprintf(stderr, "error: rank %lld: %s; exiting\n", static_cast<long long>(rank_),
+                 why.c_str());
     std::fflush(stderr);
     std::_Exit(1);
   };
@@ -137,7 +141,8 @@ void ProcessGroup::monitor(std::chrono::milliseconds timeout) {
         fail(str("rank ", dead - 1, " stopped (no heartbeat for ", timeout.count() / 1000, " s)"));
       const Clock::time_point now = Clock::now();
       for (int64_t r = 0; r < world_size_; ++r) {
-        if (r == rank_ || (rank_ != 0 && r != 0)) continue;  // rank 0 watches all, the others rank 0
+        if (r == rank_ || (rank_ != 0 && r != 0))
+          continue;  // rank 0 watches all, the others rank 0
         const int64_t v = store_->add(beat_key(r), 0);
         if (v != seen[r]) {
           seen[r] = v;
@@ -178,9 +183,13 @@ ProcessGroup::~ProcessGroup() {
   }
 }
 
-const char* ProcessGroup::backend_name() const { return device_.is_cuda() ? "nccl" : "gloo"; }
+const char* ProcessGroup::backend_name() const {
+  return device_.is_cuda() ? "nccl" : "gloo";
+}
 
-WorkPtr ProcessGroup::all_gather(at::Tensor& out, at::Tensor& in) { return backend_->_allgather_base(out, in); }
+WorkPtr ProcessGroup::all_gather(at::Tensor& out, at::Tensor& in) {
+  return backend_->_allgather_base(out, in);
+}
 
 WorkPtr ProcessGroup::reduce_scatter(at::Tensor& out, at::Tensor& in) {
   c10d::ReduceScatterOptions o;
@@ -214,7 +223,9 @@ void ProcessGroup::broadcast(at::Tensor& t, int64_t root) {
   backend_->broadcast(v, o)->wait();
 }
 
-void ProcessGroup::barrier() { max(0); }
+void ProcessGroup::barrier() {
+  max(0);
+}
 
 void ProcessGroup::all_succeed(const std::function<void()>& body, const std::string& what) {
   std::exception_ptr error;

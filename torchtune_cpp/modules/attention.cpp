@@ -1,7 +1,7 @@
 // Self-attention.
 #include "torchtune_cpp/modules/attention.h"
 
-namespace tt {
+namespace tt::modules {
 
 at::Tensor self_attention(const at::Tensor& x, const at::Tensor& q_proj, const at::Tensor& k_proj,
                           const at::Tensor& v_proj, const at::Tensor& output_proj,
@@ -24,4 +24,4 @@ at::Tensor self_attention(const at::Tensor& x, const at::Tensor& q_proj, const a
   return at::linear(out.transpose(1, 2).reshape({B, T, H * hd}), output_proj);
 }
 
-}  // namespace tt
+}  // namespace tt::modules

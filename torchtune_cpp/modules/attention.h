@@ -14,7 +14,7 @@
 
 #include "torchtune_cpp/modules/rope.h"
 
-namespace tt {
+namespace tt::modules {
 
 struct AttentionShape {
   int64_t num_heads;
@@ -30,4 +30,4 @@ at::Tensor self_attention(const at::Tensor& x, const at::Tensor& q_proj, const a
                           const std::optional<at::Tensor>& mask,
                           const std::optional<at::Tensor>& input_pos);
 
-}  // namespace tt
+}  // namespace tt::modules

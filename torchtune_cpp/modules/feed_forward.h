@@ -3,10 +3,10 @@
 
 #include <ATen/ATen.h>
 
-namespace tt {
+namespace tt::modules {
 
 // x [B, T, D]; w1, w3 [F, D]; w2 [D, F] -> [B, T, D].
 at::Tensor swiglu_mlp(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& w2,
                       const at::Tensor& w3);
 
-}  // namespace tt
+}  // namespace tt::modules

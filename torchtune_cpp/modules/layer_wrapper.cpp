@@ -8,13 +8,13 @@
 #include <mutex>
 
 #if defined(TT_WITH_CUDA)
+#include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <ATen/cuda/CUDAEvent.h>
 #endif
 
-namespace tt {
+namespace tt::modules {
 
 namespace {
 
@@ -125,8 +125,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
     const auto* wrapper = reinterpret_cast<const LayerWrapper*>(ctx->saved_data["wrapper"].toInt());
     int64_t index = ctx->saved_data["index"].toInt();
-    const LayerFn& fn =
-        static_cast<FnHolder*>(ctx->saved_data["fn"].toCapsule().get())->fn;
+    const LayerFn& fn = static_cast<FnHolder*>(ctx->saved_data["fn"].toCapsule().get())->fn;
     variable_list saved = ctx->get_saved_variables();
     const size_t num_weights = saved.size() - 1;
     fire(*wrapper, index, Phase::kBeforeBackward);
@@ -194,7 +193,8 @@ at::Tensor run_layer(const LayerWrapper& wrapper, int64_t index, const at::Tenso
   if (wrapper.activation_checkpointing && grad && !last) {
     y = CheckpointedLayer::apply(x, at::TensorList(weights), &wrapper, index, fn);
   } else if (!wrapper.hooks.empty() && grad && x.requires_grad()) {
-    at::Tensor x_in = HookBoundary::apply(x, &wrapper, index, static_cast<int64_t>(Phase::kAfterBackward));
+    at::Tensor x_in =
+        HookBoundary::apply(x, &wrapper, index, static_cast<int64_t>(Phase::kAfterBackward));
     y = fn(x_in);
     y = HookBoundary::apply(y, &wrapper, index, static_cast<int64_t>(Phase::kBeforeBackward));
   } else {
@@ -204,4 +204,4 @@ at::Tensor run_layer(const LayerWrapper& wrapper, int64_t index, const at::Tenso
   return y;
 }
 
-}  // namespace tt
+}  // namespace tt::modules

@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-namespace tt {
+namespace tt::modules {
 
 class LayerHooks {
  public:
@@ -53,4 +53,4 @@ void begin_model_forward(const LayerWrapper& wrapper);
 at::Tensor run_layer(const LayerWrapper& wrapper, int64_t index, const at::Tensor& x,
                      const std::vector<at::Tensor>& weights, const LayerFn& fn);
 
-}  // namespace tt
+}  // namespace tt::modules

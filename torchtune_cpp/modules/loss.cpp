@@ -8,7 +8,7 @@
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::modules {
 
 namespace {
 
@@ -47,11 +47,10 @@ struct FusedChunkedCE : torch::autograd::Function<FusedChunkedCE> {
       // d(sum CE)/d logits = softmax - onehot(label), zero on ignored rows.
       at::Tensor valid = (flat_labels != ignore_index);
       at::Tensor g = logp.exp_();
-      g.scatter_add_(1, flat_labels.clamp_min(0).unsqueeze(1),
-                     -valid.to(at::kFloat).unsqueeze(1));
+      g.scatter_add_(1, flat_labels.clamp_min(0).unsqueeze(1), -valid.to(at::kFloat).unsqueeze(1));
       g.mul_(valid.unsqueeze(1));
-      at::Tensor g_low = g.to(hidden.scalar_type());                      // [B*t, V]
-      at::Tensor h_flat = h_chunks[c].reshape({-1, hidden.size(-1)});     // [B*t, D]
+      at::Tensor g_low = g.to(hidden.scalar_type());                   // [B*t, V]
+      at::Tensor h_flat = h_chunks[c].reshape({-1, hidden.size(-1)});  // [B*t, D]
       g_chunks[c].copy_(at::mm(g_low, weight).view_as(h_chunks[c]));
       grad_weight.addmm_(g_low.t(), h_flat);
     }
@@ -81,8 +80,8 @@ at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels, int
 at::Tensor chunked_cross_entropy(const std::vector<at::Tensor>& chunks, const at::Tensor& labels,
                                  int64_t ignore_index) {
   auto label_chunks = labels.chunk(static_cast<int64_t>(chunks.size()), 1);
-  TT_CHECK(label_chunks.size() == chunks.size(), "loss",
-           "labels split into ", label_chunks.size(), " chunks but the model gave ", chunks.size());
+  TT_CHECK(label_chunks.size() == chunks.size(), "loss", "labels split into ", label_chunks.size(),
+           " chunks but the model gave ", chunks.size());
   at::Tensor total = chunk_ce_sum(chunks[0], label_chunks[0], ignore_index);
   for (size_t i = 1; i < chunks.size(); ++i)
     total = total + chunk_ce_sum(chunks[i], label_chunks[i], ignore_index);
@@ -144,14 +143,15 @@ at::Tensor compute_loss(TransformerDecoder& model, const LossSpec& loss, const F
                         const at::Tensor& labels) {
   switch (loss.kind) {
     case LossSpec::Kind::kChunked:
-      return chunked_cross_entropy(forward_chunked(model, in, loss.num_output_chunks), labels, loss.ignore_index);
+      return chunked_cross_entropy(forward_chunked(model, in, loss.num_output_chunks), labels,
+                                   loss.ignore_index);
     case LossSpec::Kind::kFusedChunked:
-      return fused_chunked_cross_entropy(hidden_states(model, in), model.output, labels, loss.num_output_chunks,
-                                         loss.ignore_index);
+      return fused_chunked_cross_entropy(hidden_states(model, in), model.output, labels,
+                                         loss.num_output_chunks, loss.ignore_index);
     case LossSpec::Kind::kPlain:
       break;
   }
   return cross_entropy(forward(model, in), labels, loss.ignore_index);
 }
 
-}  // namespace tt
+}  // namespace tt::modules

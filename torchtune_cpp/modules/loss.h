@@ -11,8 +11,10 @@
 
 #include <vector>
 
-namespace tt {
+namespace tt::modules {
 
+// torchtune.data.CROSS_ENTROPY_IGNORE_IDX: the label of positions that add nothing to the loss
+// (prompt tokens, padding); the data pipeline writes it, the losses skip it.
 constexpr int64_t kIgnoreIndex = -100;
 
 // logits [B, T, V] (any float dtype), labels [B, T] -> scalar fp32.
@@ -50,4 +52,4 @@ struct ForwardInputs;
 at::Tensor compute_loss(TransformerDecoder& model, const LossSpec& loss, const ForwardInputs& in,
                         const at::Tensor& labels);
 
-}  // namespace tt
+}  // namespace tt::modules

@@ -5,7 +5,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::modules {
 
 namespace {
 int64_t row_total(const std::vector<int64_t>& lens) {
@@ -37,4 +37,4 @@ at::Tensor packed_input_pos(const std::vector<std::vector<int64_t>>& seq_lens, a
   return at::stack(rows).to(device);
 }
 
-}  // namespace tt
+}  // namespace tt::modules

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-namespace tt {
+namespace tt::modules {
 
 // seq_lens[b]: the document lengths of row b, summing to the same T for every row.
 // Returns [B, T, T] bool, true where a query position may attend to a key position.
@@ -17,4 +17,4 @@ at::Tensor block_causal_mask(const std::vector<std::vector<int64_t>>& seq_lens,
 at::Tensor packed_input_pos(const std::vector<std::vector<int64_t>>& seq_lens,
                             at::Device device = at::kCPU);
 
-}  // namespace tt
+}  // namespace tt::modules

@@ -4,9 +4,9 @@
 
 #include <ATen/ATen.h>
 
-namespace tt {
+namespace tt::modules {
 
 // x [..., D], scale [D] -> [..., D] in x's dtype.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& scale, double eps);
 
-}  // namespace tt
+}  // namespace tt::modules

@@ -5,7 +5,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::modules {
 
 namespace {
 
@@ -14,7 +14,8 @@ namespace {
 // Written as two fused multiply-adds straight into the output's even and odd lanes: x is
 // read in its own dtype and promoted per element, so no fp32 copy of x and no stack of the
 // two halves is ever materialised (a third of the memory traffic of the textbook formula).
-at::Tensor rotate_pairs(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, double sign) {
+at::Tensor rotate_pairs(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                        double sign) {
   const auto& s = x.sizes();
   at::Tensor xs = x.reshape({s[0], s[1], s[2], s[3] / 2, 2});
   at::Tensor x0 = xs.select(-1, 0), x1 = xs.select(-1, 1);
@@ -47,8 +48,9 @@ struct RopeFunction : torch::autograd::Function<RopeFunction> {
 RopeCache make_rope_cache(int64_t head_dim, int64_t max_seq_len, double base, at::Device device) {
   auto f32 = at::TensorOptions().dtype(at::kFloat).device(device);
   // theta = 1 / base ** (arange(0, hd, 2)[:hd//2].float() / hd)
-  at::Tensor exponents = at::arange(0, head_dim, 2, f32.dtype(at::kLong)).slice(0, 0, head_dim / 2)
-                             .to(at::kFloat) / static_cast<double>(head_dim);
+  at::Tensor exponents =
+      at::arange(0, head_dim, 2, f32.dtype(at::kLong)).slice(0, 0, head_dim / 2).to(at::kFloat) /
+      static_cast<double>(head_dim);
   at::Tensor theta = 1.0 / at::pow(base, exponents);
   at::Tensor positions = at::arange(max_seq_len, f32);
   at::Tensor angles = at::outer(positions, theta);  // [S, hd/2]
@@ -58,8 +60,8 @@ RopeCache make_rope_cache(int64_t head_dim, int64_t max_seq_len, double base, at
 at::Tensor apply_rope(const at::Tensor& x, const RopeCache& cache,
                       const std::optional<at::Tensor>& input_pos) {
   const int64_t B = x.size(0), T = x.size(1), hd = x.size(3);
-  TT_CHECK(T <= cache.cos.size(0), "model.max_seq_len",
-           "sequence of ", T, " tokens is longer than the model's max_seq_len ", cache.cos.size(0),
+  TT_CHECK(T <= cache.cos.size(0), "model.max_seq_len", "sequence of ", T,
+           " tokens is longer than the model's max_seq_len ", cache.cos.size(0),
            "; raise max_seq_len or shorten the samples (tokenizer.max_seq_len)");
   at::Tensor cos, sin;  // broadcastable to [B, T, 1, hd/2]
   if (input_pos.has_value()) {
@@ -73,4 +75,4 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeCache& cache,
   return RopeFunction::apply(x, cos, sin);
 }
 
-}  // namespace tt
+}  // namespace tt::modules

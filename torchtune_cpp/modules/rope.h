@@ -7,7 +7,7 @@
 
 #include <optional>
 
-namespace tt {
+namespace tt::modules {
 
 struct RopeCache {
   at::Tensor cos;  // [max_seq_len, head_dim/2] fp32
@@ -22,4 +22,4 @@ RopeCache make_rope_cache(int64_t head_dim, int64_t max_seq_len, double base, at
 at::Tensor apply_rope(const at::Tensor& x, const RopeCache& cache,
                       const std::optional<at::Tensor>& input_pos);
 
-}  // namespace tt
+}  // namespace tt::modules

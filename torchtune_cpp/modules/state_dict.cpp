@@ -5,7 +5,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::modules {
 
 void check_weights(const StateDict& sd, const std::string& origin) {
   // Scanned in slices so the temporary mask stays small next to a 70B embedding.
@@ -32,4 +32,4 @@ void check_weights(const StateDict& sd, const std::string& origin) {
   }
 }
 
-}  // namespace tt
+}  // namespace tt::modules

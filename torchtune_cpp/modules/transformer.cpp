@@ -11,7 +11,7 @@
 #include "torchtune_cpp/modules/rms_norm.h"
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::modules {
 
 namespace {
 
@@ -35,7 +35,8 @@ std::vector<std::pair<const char*, at::Tensor*>> layer_slots(DecoderLayer& l) {
 }  // namespace
 
 std::vector<std::pair<std::string, at::Tensor*>> parameter_slots(TransformerDecoder& m) {
-  std::vector<std::pair<std::string, at::Tensor*>> out{{"tok_embeddings.weight", &m.tok_embeddings}};
+  std::vector<std::pair<std::string, at::Tensor*>> out{
+      {"tok_embeddings.weight", &m.tok_embeddings}};
   for (size_t i = 0; i < m.layers.size(); ++i)
     for (auto& [suffix, t] : layer_slots(m.layers[i])) out.emplace_back(layer_key(i, suffix), t);
   out.emplace_back("norm.scale", &m.norm);
@@ -44,14 +45,16 @@ std::vector<std::pair<std::string, at::Tensor*>> parameter_slots(TransformerDeco
 }
 
 std::shared_ptr<TransformerDecoder> make_decoder(const DecoderArgs& a, at::ScalarType dtype) {
-  TT_CHECK(a.num_heads > 0 && a.embed_dim % a.num_heads == 0, "model.embed_dim",
-           "embed_dim (", a.embed_dim, ") must be a multiple of num_heads (", a.num_heads, ")");
+  TT_CHECK(a.num_heads > 0 && a.embed_dim % a.num_heads == 0, "model.embed_dim", "embed_dim (",
+           a.embed_dim, ") must be a multiple of num_heads (", a.num_heads, ")");
   TT_CHECK(a.num_kv_heads > 0 && a.num_heads % a.num_kv_heads == 0, "model.num_kv_heads",
-           "num_heads (", a.num_heads, ") must be a multiple of num_kv_heads (", a.num_kv_heads, ")");
+           "num_heads (", a.num_heads, ") must be a multiple of num_kv_heads (", a.num_kv_heads,
+           ")");
   TT_CHECK(a.head_dim() % 2 == 0, "model.embed_dim", "head_dim (", a.head_dim(),
            ") must be even for rotary embeddings");
-  TT_CHECK(a.attn_dropout == 0.0, "model.attn_dropout",
-           "attention dropout is not supported (torchtune's Llama2 builders use 0.0); set it to 0.0");
+  TT_CHECK(
+      a.attn_dropout == 0.0, "model.attn_dropout",
+      "attention dropout is not supported (torchtune's Llama2 builders use 0.0); set it to 0.0");
   auto m = std::make_shared<TransformerDecoder>();
   m->args = a;
   m->wrapper.num_layers = a.num_layers;
@@ -96,9 +99,10 @@ int64_t num_parameters(TransformerDecoder& model) {
 
 double flops_per_token(const DecoderArgs& a, int64_t seq_len) {
   const int64_t hd = a.head_dim(), kv = a.num_kv_heads * hd;
-  const int64_t per_layer = a.embed_dim * (a.embed_dim + 2 * kv + a.embed_dim) + 3 * a.embed_dim * a.intermediate_dim +
-                            2 * a.embed_dim;
-  const double n = static_cast<double>(a.num_layers * per_layer + a.embed_dim + a.vocab_size * a.embed_dim);
+  const int64_t per_layer = a.embed_dim * (a.embed_dim + 2 * kv + a.embed_dim) +
+                            3 * a.embed_dim * a.intermediate_dim + 2 * a.embed_dim;
+  const double n =
+      static_cast<double>(a.num_layers * per_layer + a.embed_dim + a.vocab_size * a.embed_dim);
   return 6.0 * n + 12.0 * static_cast<double>(a.num_layers * a.num_heads * hd * seq_len);
 }
 
@@ -129,23 +133,26 @@ void materialize(TransformerDecoder& model, at::Device device, at::ScalarType dt
     const at::Tensor* from = source ? find_tensor(*source, key) : nullptr;
     if (from != nullptr) {
       TT_CHECK(from->sizes() == slot->sizes(), key, "checkpoint tensor has shape ", from->sizes(),
-               " but the model expects ", slot->sizes(), "; check the model builder against the checkpoint");
+               " but the model expects ", slot->sizes(),
+               "; check the model builder against the checkpoint");
       t.copy_(*from);
     } else {
-      TT_CHECK(static_cast<bool>(init), key, "missing from the checkpoint and no initialiser was given");
+      TT_CHECK(static_cast<bool>(init), key,
+               "missing from the checkpoint and no initialiser was given");
       init(key, t);
     }
     *slot = t.requires_grad_(true);
   }
+  init_buffers(model, device);
+}
+
+void init_buffers(TransformerDecoder& model, at::Device device) {
   const DecoderArgs& a = model.args;
   model.rope = make_rope_cache(a.head_dim(), a.max_seq_len, a.rope_base, device);
 }
 
-namespace {
-
-// Every mismatch between the model's slots and `sd` (missing and unexpected keys only when
-// `strict`), as a tt::Error listing the first 20.
-void check_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict) {
+void check_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict,
+                      const std::string& where) {
   std::map<std::string, const at::Tensor*> by_key;
   for (const auto& [key, t] : sd) by_key[key] = &t;
   std::set<std::string> seen;
@@ -158,8 +165,8 @@ void check_state_dict(TransformerDecoder& model, const StateDict& sd, bool stric
     }
     seen.insert(key);
     if (it->second->sizes() != slot->sizes())
-      problems.push_back(tt::str(key, ": shape ", it->second->sizes(), " in the checkpoint, ", slot->sizes(),
-                                 " in the model"));
+      problems.push_back(tt::str(key, ": shape ", it->second->sizes(), " in the checkpoint, ",
+                                 slot->sizes(), " in the model"));
   }
   if (strict)
     for (const auto& [key, t] : sd)
@@ -168,11 +175,10 @@ void check_state_dict(TransformerDecoder& model, const StateDict& sd, bool stric
   std::string text;
   for (size_t i = 0; i < problems.size() && i < 20; ++i) text += "\n  " + problems[i];
   if (problems.size() > 20) text += tt::str("\n  ... and ", problems.size() - 20, " more");
-  throw Error("state dict", tt::str("does not match the model (", problems.size(), " problems):", text,
-                                "\ncheck that the checkpoint and the model builder describe the same model"));
+  throw Error(where,
+              tt::str("does not match the model (", problems.size(), " problems):", text,
+                      "\ncheck that the checkpoint and the model builder describe the same model"));
 }
-
-}  // namespace
 
 void load_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict) {
   at::NoGradGuard no_grad;
@@ -181,7 +187,8 @@ void load_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict
     if (const at::Tensor* from = find_tensor(sd, key)) slot->copy_(*from);
 }
 
-void materialize_from(TransformerDecoder& model, at::Device device, at::ScalarType dtype, StateDict&& source) {
+void materialize_from(TransformerDecoder& model, at::Device device, at::ScalarType dtype,
+                      StateDict&& source) {
   check_state_dict(model, source, /*strict=*/true);
   std::map<std::string, at::Tensor*> by_key;
   for (auto& [key, t] : source) by_key[key] = &t;
@@ -195,8 +202,7 @@ void materialize_from(TransformerDecoder& model, at::Device device, at::ScalarTy
     *slot = t.requires_grad_(true);
   }
   source.clear();
-  const DecoderArgs& a = model.args;
-  model.rope = make_rope_cache(a.head_dim(), a.max_seq_len, a.rope_base, device);
+  init_buffers(model, device);
 }
 
 at::Tensor hidden_states(TransformerDecoder& model, const ForwardInputs& in) {
@@ -216,9 +222,10 @@ at::Tensor hidden_states(TransformerDecoder& model, const ForwardInputs& in) {
                                         l.output_proj, shape, model.rope, mask, pos);
       return r + swiglu_mlp(rms_norm(r, l.mlp_norm, eps), l.w1, l.w2, l.w3);
     };
-    h = run_layer(model.wrapper, i, h,
-                  {l.q_proj, l.k_proj, l.v_proj, l.output_proj, l.w1, l.w2, l.w3, l.sa_norm, l.mlp_norm},
-                  layer);
+    h = run_layer(
+        model.wrapper, i, h,
+        {l.q_proj, l.k_proj, l.v_proj, l.output_proj, l.w1, l.w2, l.w3, l.sa_norm, l.mlp_norm},
+        layer);
   }
   return rms_norm(h, model.norm, a.norm_eps);
 }
@@ -235,4 +242,4 @@ std::vector<at::Tensor> forward_chunked(TransformerDecoder& model, const Forward
   return out;
 }
 
-}  // namespace tt
+}  // namespace tt::modules

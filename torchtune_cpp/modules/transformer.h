@@ -21,12 +21,12 @@
 #include <string>
 #include <vector>
 
+#include "torchtune_cpp/core/state_dict.h"
 #include "torchtune_cpp/modules/attention.h"
 #include "torchtune_cpp/modules/layer_wrapper.h"
 #include "torchtune_cpp/modules/rope.h"
-#include "torchtune_cpp/modules/state_dict.h"
 
-namespace tt {
+namespace tt::modules {
 
 struct DecoderArgs {
   int64_t vocab_size = 0;
@@ -87,7 +87,8 @@ void materialize(TransformerDecoder& model, at::Device device, at::ScalarType dt
 // (checked before anything is allocated). Each source tensor is released as soon as it is
 // copied, so a memory-mapped checkpoint shard is unmapped once its last tensor is consumed
 // and loading peaks near the model plus one shard rather than twice the model.
-void materialize_from(TransformerDecoder& model, at::Device device, at::ScalarType dtype, StateDict&& source);
+void materialize_from(TransformerDecoder& model, at::Device device, at::ScalarType dtype,
+                      StateDict&& source);
 
 // Deterministic random initialisation for benchmarks and tests: N(0, std) for matrices,
 // ones for norm scales. CPU tensors draw from a CPU generator seeded with `seed`; tensors on
@@ -98,6 +99,16 @@ InitFn normal_init(double std, uint64_t seed);
 // Copies `sd` into the (materialised) model. With `strict`, keys must match exactly; any
 // mismatch (missing, unexpected, wrong shape) is a tt::Error listing them.
 void load_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict = true);
+
+// Throws a tt::Error at `where` listing every mismatch between the model's parameters and
+// `sd` (wrong shapes; with `strict` also missing and unexpected keys), the first 20 of them.
+// The one check of every load into a model, whole or sharded.
+void check_state_dict(TransformerDecoder& model, const StateDict& sd, bool strict,
+                      const std::string& where = "state dict");
+
+// Builds the model's buffers on `device` from its args: the RoPE cache, its only buffer (not
+// in the state dict, as torchtune's buffers are non-persistent, so never loaded).
+void init_buffers(TransformerDecoder& model, at::Device device);
 
 struct ForwardInputs {
   at::Tensor tokens;                    // [B, T] int64
@@ -116,4 +127,4 @@ at::Tensor forward(TransformerDecoder& model, const ForwardInputs& in);
 std::vector<at::Tensor> forward_chunked(TransformerDecoder& model, const ForwardInputs& in,
                                         int64_t num_chunks);
 
-}  // namespace tt
+}  // namespace tt::modules

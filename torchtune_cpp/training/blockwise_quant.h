@@ -13,7 +13,7 @@
 
 #include <cstdint>
 
-namespace tt {
+namespace tt::training {
 
 constexpr int64_t kQuantBlock = 2048;
 
@@ -30,7 +30,8 @@ BlockwiseQuantized quantize_blockwise(const at::Tensor& x, const at::Tensor& map
 
 // Back to fp32 with `sizes`: codes [numel], absmax [blocks] -> [sizes...]. `block` other than
 // kQuantBlock reads state quantized elsewhere (bitsandbytes uses smaller blocks).
-at::Tensor dequantize_blockwise(const at::Tensor& codes, const at::Tensor& absmax, const at::Tensor& map,
-                                at::IntArrayRef sizes, int64_t block = kQuantBlock);
+at::Tensor dequantize_blockwise(const at::Tensor& codes, const at::Tensor& absmax,
+                                const at::Tensor& map, at::IntArrayRef sizes,
+                                int64_t block = kQuantBlock);
 
-}  // namespace tt
+}  // namespace tt::training

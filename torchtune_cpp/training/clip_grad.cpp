@@ -3,9 +3,9 @@
 
 #include <ATen/core/grad_mode.h>
 
-namespace tt {
+namespace tt::training {
 
-at::Tensor clip_grad_norm(const StateDict& params, double max_norm) {
+at::Tensor clip_grad_norm(const NamedParameters& params, double max_norm) {
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> grads;
   for (const auto& [name, p] : params)
@@ -24,4 +24,4 @@ at::Tensor clip_grad_norm(const StateDict& params, double max_norm) {
   return total;
 }
 
-}  // namespace tt
+}  // namespace tt::training

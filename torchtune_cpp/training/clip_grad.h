@@ -5,11 +5,11 @@
 
 #include <ATen/ATen.h>
 
-#include "torchtune_cpp/modules/state_dict.h"
+#include "torchtune_cpp/core/state_dict.h"
 
-namespace tt {
+namespace tt::training {
 
 // Returns the total norm before clipping (a 0-dim tensor on the first gradient's device).
-at::Tensor clip_grad_norm(const StateDict& params, double max_norm);
+at::Tensor clip_grad_norm(const NamedParameters& params, double max_norm);
 
-}  // namespace tt
+}  // namespace tt::training

@@ -6,7 +6,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::training {
 
 int64_t visible_cuda_devices() {
   return at::globalContext().hasCUDA()
@@ -36,4 +36,4 @@ std::optional<std::string> device_unavailable(const std::string& device) {
   return std::nullopt;
 }
 
-}  // namespace tt
+}  // namespace tt::training

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-namespace tt {
+namespace tt::training {
 
 // CUDA devices visible to this process: 0 when LibTorch was built without CUDA, or no
 // driver or device is present.
@@ -17,4 +17,4 @@ int64_t visible_cuda_devices();
 // Why `device` cannot be used on this machine, or nullopt when it can (cpu always can).
 std::optional<std::string> device_unavailable(const std::string& device);
 
-}  // namespace tt
+}  // namespace tt::training

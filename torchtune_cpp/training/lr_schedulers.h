@@ -11,7 +11,7 @@
 
 #include "torchtune_cpp/training/optimizer.h"
 
-namespace tt {
+namespace tt::training {
 
 double cosine_with_warmup_multiplier(int64_t step, int64_t num_warmup_steps,
                                      int64_t num_training_steps, double num_cycles = 0.5);
@@ -40,4 +40,4 @@ using LRSchedulerPtr = std::shared_ptr<CosineWithWarmup>;
 // the optimizer; num_training_steps and last_epoch come from the recipe as keywords).
 void register_lr_schedulers();
 
-}  // namespace tt
+}  // namespace tt::training

@@ -5,7 +5,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
-namespace tt {
+namespace tt::training {
 
 void append_peak_memory_stats(MetricValues& values, const at::Device& device) {
 #if defined(TT_WITH_CUDA)
@@ -20,4 +20,4 @@ void append_peak_memory_stats(MetricValues& values, const at::Device& device) {
 #endif
 }
 
-}  // namespace tt
+}  // namespace tt::training

@@ -6,10 +6,10 @@
 
 #include "torchtune_cpp/training/metric_logging.h"
 
-namespace tt {
+namespace tt::training {
 
 // Appends peak_memory_{active,alloc,reserved} for a CUDA `device` and resets the peaks;
 // nothing on other devices.
 void append_peak_memory_stats(MetricValues& values, const at::Device& device);
 
-}  // namespace tt
+}  // namespace tt::training

@@ -7,7 +7,6 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -17,8 +16,9 @@
 
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/utils/check.h"
+#include "torchtune_cpp/utils/strings.h"
 
-namespace tt {
+namespace tt::training {
 
 namespace fs = std::filesystem;
 
@@ -90,36 +90,6 @@ std::string host_name() {
 std::atomic<int> next_event_file_id{0};
 
 }  // namespace
-
-std::string python_float_str(double v) {
-  if (std::isnan(v)) return "nan";
-  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
-  // Shortest digits that read back as v, the digits Python's repr picks.
-  std::array<char, 64> buf{};
-  auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::scientific);
-  std::string s(buf.data(), res.ptr);  // "-1.2345e-05", "1e+16"
-  bool negative = s[0] == '-';
-  if (negative) s.erase(0, 1);
-  size_t e = s.find('e');
-  int exponent = std::atoi(s.c_str() + e + 1);
-  std::string digits = s.substr(0, 1) + (e > 2 ? s.substr(2, e - 2) : "");
-  std::string out;
-  if (exponent >= -4 && exponent < 16) {  // repr's switch to exponent notation
-    if (exponent < 0) {
-      out = "0." + std::string(-exponent - 1, '0') + digits;
-    } else if (static_cast<int>(digits.size()) <= exponent + 1) {
-      out = digits + std::string(exponent + 1 - digits.size(), '0') + ".0";
-    } else {
-      out = digits.substr(0, exponent + 1) + "." + digits.substr(exponent + 1);
-    }
-  } else {
-    out = digits.substr(0, 1) + (digits.size() > 1 ? "." + digits.substr(1) : "");
-    char ex[16];
-    std::snprintf(ex, sizeof ex, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
-    out += ex;
-  }
-  return (negative ? "-" : "") + out;
-}
 
 double unix_time_now() {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -450,4 +420,4 @@ void register_metric_loggers() {
       });
 }
 
-}  // namespace tt
+}  // namespace tt::training

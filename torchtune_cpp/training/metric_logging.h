@@ -25,7 +25,7 @@
 
 #include "torchtune_cpp/config/config.h"
 
-namespace tt {
+namespace tt::training {
 
 // name -> value, in the order the recipe built them (torchtune's dict order).
 using MetricValues = std::vector<std::pair<std::string, double>>;
@@ -44,9 +44,6 @@ class MetricLogger {
 };
 
 using MetricLoggerPtr = std::shared_ptr<MetricLogger>;
-
-// Python's str() of a float: "1.5", "0.0001", "1e-05", "2.0", "1e+16", "nan", "-inf".
-std::string python_float_str(double value);
 
 // time.time(): seconds since the epoch, sub-second precision.
 double unix_time_now();
@@ -155,4 +152,4 @@ std::string scalar_event(double wall_time, int64_t step, const std::string& tag,
 // torchtune_cpp.training.JsonlLogger; each builds a MetricLoggerPtr.
 void register_metric_loggers();
 
-}  // namespace tt
+}  // namespace tt::training

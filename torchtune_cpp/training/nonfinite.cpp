@@ -5,7 +5,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::training {
 
 NonfiniteGuard::NonfiniteGuard(bool enabled, at::Device device) : enabled_(enabled) {
   if (enabled_)
@@ -57,4 +57,4 @@ void NonfiniteGuard::stop(const std::string& what, int64_t step) const {
           "stop_on_nonfinite_loss=False trains on regardless, as torchtune does"));
 }
 
-}  // namespace tt
+}  // namespace tt::training

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace tt {
+namespace tt::training {
 
 class NonfiniteGuard {
  public:
@@ -49,4 +49,4 @@ class NonfiniteGuard {
   int64_t rank_ = 0;
 };
 
-}  // namespace tt
+}  // namespace tt::training

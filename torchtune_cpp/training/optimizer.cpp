@@ -17,7 +17,7 @@
 #include "torchtune_cpp/training/blockwise_quant.h"
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::training {
 
 namespace {
 
@@ -29,24 +29,32 @@ at::Tensor host_state_tensor(at::IntArrayRef sizes, bool pin, at::ScalarType dty
 #if defined(TT_WITH_CUDA)
   if (pin) {
     constexpr size_t kPage = 4096;
-    const size_t bytes = static_cast<size_t>(c10::multiply_integers(sizes)) * c10::elementSize(dtype);
+    const size_t bytes =
+        static_cast<size_t>(c10::multiply_integers(sizes)) * c10::elementSize(dtype);
     const size_t rounded = std::max<size_t>((bytes + kPage - 1) / kPage * kPage, kPage);
     void* ptr = std::aligned_alloc(kPage, rounded);
     TT_CHECK(ptr != nullptr, "optimizer", "cannot allocate ", rounded,
-             " bytes of host memory for the optimizer state; the host needs about 8 bytes per parameter");
+             " bytes of host memory for the optimizer state; the host needs about 8 bytes per "
+             "parameter");
     std::memset(ptr, 0, rounded);
     if (cudaHostRegister(ptr, rounded, cudaHostRegisterDefault) == cudaSuccess)
-      return at::from_blob(ptr, sizes, [](void* p) { cudaHostUnregister(p); std::free(p); },
-                           at::TensorOptions().dtype(dtype));
+      return at::from_blob(
+          ptr, sizes,
+          [](void* p) {
+            cudaHostUnregister(p);
+            std::free(p);
+          },
+          at::TensorOptions().dtype(dtype));
     (void)cudaGetLastError();  // not lockable (limits): pageable memory still works, slower
-    return at::from_blob(ptr, sizes, [](void* p) { std::free(p); }, at::TensorOptions().dtype(dtype));
+    return at::from_blob(
+        ptr, sizes, [](void* p) { std::free(p); }, at::TensorOptions().dtype(dtype));
   }
 #endif
   (void)pin;
   return at::zeros(sizes, dtype);
 }
 
-bool all_cuda(const StateDict& params) {
+bool all_cuda(const NamedParameters& params) {
   for (const auto& [name, p] : params)
     if (!p.is_cuda()) return false;
   return !params.empty();
@@ -66,15 +74,16 @@ const char* kind_name(OptimizerKind k) {
 
 }  // namespace
 
-Optimizer::Optimizer(StateDict params, OptimizerOptions options)
+Optimizer::Optimizer(NamedParameters params, OptimizerOptions options)
     : params_(std::move(params)), options_(options) {
   const char* name = kind_name(options_.kind);
-  TT_CHECK(!(options_.fused.value_or(false) && options_.foreach.value_or(false)),
-           std::string(name), "`foreach` and `fused` flags cannot both be True.");
+  TT_CHECK(!(options_.fused.value_or(false) && options_.foreach.value_or(false)), std::string(name),
+           "`foreach` and `fused` flags cannot both be True.");
   TT_CHECK(!(options_.fused.value_or(false) && options_.kind == OptimizerKind::kSGD),
-           "torch.optim.SGD", "fused SGD is not supported here; use foreach: True or leave it unset");
-  TT_CHECK(!options_.nesterov || (options_.momentum > 0 && options_.dampening == 0), "torch.optim.SGD",
-           "Nesterov momentum requires a momentum and zero dampening");
+           "torch.optim.SGD",
+           "fused SGD is not supported here; use foreach: True or leave it unset");
+  TT_CHECK(!options_.nesterov || (options_.momentum > 0 && options_.dampening == 0),
+           "torch.optim.SGD", "Nesterov momentum requires a momentum and zero dampening");
   for (const auto& [key, p] : params_)
     TT_CHECK(p.is_floating_point(), key, "optimizers take floating-point parameters only");
   if (options_.kind == OptimizerKind::kSGD) {
@@ -119,7 +128,8 @@ void Optimizer::step_params(const std::vector<size_t>& indices) {
 const at::Tensor& Optimizer::quant_map(bool is_signed, const at::Device& device) {
   const std::string key = device.str() + (is_signed ? "+" : "");
   auto it = quant_maps_.find(key);
-  if (it == quant_maps_.end()) it = quant_maps_.emplace(key, dynamic_quant_map(is_signed, device)).first;
+  if (it == quant_maps_.end())
+    it = quant_maps_.emplace(key, dynamic_quant_map(is_signed, device)).first;
   return it->second;
 }
 
@@ -150,17 +160,18 @@ void Optimizer::step_adam_host_state(size_t i) {
   if (q) {
     const at::Tensor& sm = quant_map(true, p.device());
     const at::Tensor& um = quant_map(false, p.device());
-    m = dequantize_blockwise(s.exp_avg.to(p.device(), true), s.exp_avg_absmax.to(p.device(), true), sm, p.sizes());
-    v = dequantize_blockwise(s.exp_avg_sq.to(p.device(), true), s.exp_avg_sq_absmax.to(p.device(), true), um,
-                             p.sizes());
+    m = dequantize_blockwise(s.exp_avg.to(p.device(), true), s.exp_avg_absmax.to(p.device(), true),
+                             sm, p.sizes());
+    v = dequantize_blockwise(s.exp_avg_sq.to(p.device(), true),
+                             s.exp_avg_sq_absmax.to(p.device(), true), um, p.sizes());
   } else {
     m = s.exp_avg.to(p.device(), /*non_blocking=*/true);
     v = s.exp_avg_sq.to(p.device(), /*non_blocking=*/true);
   }
   at::Tensor step = s.step.to(p.device());
   at::_foreach_add_(at::TensorList(&step, 1), 1);
-  at::_fused_adamw_({p32}, {g32}, {m}, {v}, {}, {step}, o.lr, o.beta1, o.beta2, o.weight_decay, o.eps,
-                    false, false);
+  at::_fused_adamw_({p32}, {g32}, {m}, {v}, {}, {step}, o.lr, o.beta1, o.beta2, o.weight_decay,
+                    o.eps, false, false);
   if (!p32.is_same(p)) p.copy_(p32);
   s.step = step;
   // Device-to-pinned copies stay ordered on the stream before the next step's reads.
@@ -294,7 +305,8 @@ PickleValue Optimizer::state_dict() const {
   PV state = PV::dict();
 #if defined(TT_WITH_CUDA)
   // Host-resident moments may still be arriving from the device.
-  if (options_.state_on_host && !params_.empty() && params_[0].second.is_cuda()) c10::cuda::device_synchronize();
+  if (options_.state_on_host && !params_.empty() && params_[0].second.is_cuda())
+    c10::cuda::device_synchronize();
 #endif
   for (const auto& [i, st] : state_) {
     PV entry = PV::dict();
@@ -355,9 +367,8 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
            "the optimizer state is not a torch.optim state dict (no 'state' / 'param_groups'); "
            "was it written by another optimizer?");
   const PV& groups = sd.at("param_groups");
-  TT_CHECK(groups.is_list() && groups.size() == 1, where,
-           "the optimizer state has ", groups.is_list() ? groups.size() : 0,
-           " parameter groups; torchtune's recipes use one");
+  TT_CHECK(groups.is_list() && groups.size() == 1, where, "the optimizer state has ",
+           groups.is_list() ? groups.size() : 0, " parameter groups; torchtune's recipes use one");
   const PV& group = groups.items()[0];
   const PV& ids = group.at("params");
   TT_CHECK(ids.is_list() && ids.size() == params_.size(), where, "the optimizer state covers ",
@@ -376,7 +387,8 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
     o.nesterov = group.at("nesterov").to_bool();
   } else {
     const PV& betas = group.at("betas");
-    TT_CHECK((betas.is_tuple() || betas.is_list()) && betas.size() == 2, where, "betas must hold two numbers");
+    TT_CHECK((betas.is_tuple() || betas.is_list()) && betas.size() == 2, where,
+             "betas must hold two numbers");
     o.beta1 = betas.items()[0].to_double();
     o.beta2 = betas.items()[1].to_double();
     o.eps = group.at("eps").to_double();
@@ -394,8 +406,8 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
     const std::string& pname = params_[pos->second].first;
     auto like_param = [&](const char* field) {
       const at::Tensor& t = entry.at(field).to_tensor();
-      TT_CHECK(t.sizes() == p.sizes(), where, "optimizer state '", field, "' of ", pname, " has shape ",
-               t.sizes(), " but the parameter has ", p.sizes());
+      TT_CHECK(t.sizes() == p.sizes(), where, "optimizer state '", field, "' of ", pname,
+               " has shape ", t.sizes(), " but the parameter has ", p.sizes());
       return t.to(p.device(), p.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
     };
     ParamState ps;
@@ -407,50 +419,58 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
       const PV& step = entry.at("step");
       at::Tensor step_t = step.is_tensor() ? step.to_tensor() : at::scalar_tensor(step.to_double());
       const bool on_device = path_ == Path::kFused || o.state_on_host;
-      ps.step = step_t.to(on_device ? p.device() : at::Device(at::kCPU), at::kFloat, false, /*copy=*/true);
+      ps.step = step_t.to(on_device ? p.device() : at::Device(at::kCPU), at::kFloat, false,
+                          /*copy=*/true);
       // A moment as saved: fp32 (torch.optim, bitsandbytes 32-bit) or 8-bit codes + scales.
       auto moment = [&](const char* torch_name, const char* bnb_name, const char* absmax_name,
                         bool is_signed) -> std::pair<at::Tensor, at::Tensor> {
         const PV* t = entry.find(torch_name) ? entry.find(torch_name) : entry.find(bnb_name);
-        TT_CHECK(t != nullptr, where, "optimizer state of ", pname, " has neither '", torch_name, "' nor '",
-                 bnb_name, "'");
+        TT_CHECK(t != nullptr, where, "optimizer state of ", pname, " has neither '", torch_name,
+                 "' nor '", bnb_name, "'");
         const PV* a = entry.find(absmax_name);
         if (a == nullptr) {
           const at::Tensor& f = t->to_tensor();
-          TT_CHECK(f.sizes() == p.sizes(), where, "optimizer state '", torch_name, "' of ", pname, " has shape ",
-                   f.sizes(), " but the parameter has ", p.sizes());
+          TT_CHECK(f.sizes() == p.sizes(), where, "optimizer state '", torch_name, "' of ", pname,
+                   " has shape ", f.sizes(), " but the parameter has ", p.sizes());
           return {f, at::Tensor()};
         }
         const at::Tensor& codes = t->to_tensor();
-        TT_CHECK(codes.scalar_type() == at::kByte && codes.numel() == p.numel(), where, "8-bit optimizer state '",
-                 bnb_name, "' of ", pname, " must hold one uint8 code per parameter element");
+        TT_CHECK(codes.scalar_type() == at::kByte && codes.numel() == p.numel(), where,
+                 "8-bit optimizer state '", bnb_name, "' of ", pname,
+                 " must hold one uint8 code per parameter element");
         // The block size follows from the number of scales; the code book is the one saved
         // with the state (bitsandbytes' differs from ours). Anything but our own layout is
         // read back to fp32 here and re-quantized below if this optimizer keeps 8-bit state.
         const at::Tensor& absmax = a->to_tensor();
         int64_t block = 0;
-        for (int64_t b : {kQuantBlock, int64_t{4096}, int64_t{1024}, int64_t{512}, int64_t{256}, int64_t{128},
-                          int64_t{64}})
+        for (int64_t b : {kQuantBlock, int64_t{4096}, int64_t{1024}, int64_t{512}, int64_t{256},
+                          int64_t{128}, int64_t{64}})
           if (block == 0 && (p.numel() + b - 1) / b == absmax.numel()) block = b;
         TT_CHECK(block > 0, where, "8-bit optimizer state of ", pname, " has ", absmax.numel(),
                  " block scales, which fit no block size for ", p.numel(), " elements");
         const char* qmap_name = is_signed ? "qmap1" : "qmap2";
         const at::Tensor ours = dynamic_quant_map(is_signed, at::kCPU);
-        const at::Tensor map = entry.find(qmap_name) ? entry.at(qmap_name).to_tensor().to(at::kFloat) : ours;
-        if (block == kQuantBlock && map.sizes() == ours.sizes() && at::equal(map, ours)) return {codes, absmax};
-        return {dequantize_blockwise(codes, absmax.to(at::kFloat), map, p.sizes(), block), at::Tensor()};
+        const at::Tensor map =
+            entry.find(qmap_name) ? entry.at(qmap_name).to_tensor().to(at::kFloat) : ours;
+        if (block == kQuantBlock && map.sizes() == ours.sizes() && at::equal(map, ours))
+          return {codes, absmax};
+        return {dequantize_blockwise(codes, absmax.to(at::kFloat), map, p.sizes(), block),
+                at::Tensor()};
       };
       auto [m_t, m_absmax] = moment("exp_avg", "state1", "absmax1", true);
       auto [v_t, v_absmax] = moment("exp_avg_sq", "state2", "absmax2", false);
       const at::Device cpu(at::kCPU);
       auto to_fp32 = [&](const at::Tensor& t, const at::Tensor& absmax, bool is_signed) {
-        return absmax.defined() ? dequantize_blockwise(t, absmax, dynamic_quant_map(is_signed, cpu), p.sizes()) : t;
+        return absmax.defined()
+                   ? dequantize_blockwise(t, absmax, dynamic_quant_map(is_signed, cpu), p.sizes())
+                   : t;
       };
       if (quantize_state(p)) {
-        auto put = [&](const at::Tensor& t, const at::Tensor& absmax, bool is_signed, at::Tensor& codes_out,
-                       at::Tensor& absmax_out) {
-          BlockwiseQuantized qz = absmax.defined() ? BlockwiseQuantized{t.reshape(-1), absmax}
-                                                   : quantize_blockwise(t, dynamic_quant_map(is_signed, cpu));
+        auto put = [&](const at::Tensor& t, const at::Tensor& absmax, bool is_signed,
+                       at::Tensor& codes_out, at::Tensor& absmax_out) {
+          BlockwiseQuantized qz = absmax.defined()
+                                      ? BlockwiseQuantized{t.reshape(-1), absmax}
+                                      : quantize_blockwise(t, dynamic_quant_map(is_signed, cpu));
           codes_out = host_state_tensor({p.numel()}, p.is_cuda(), at::kByte).copy_(qz.codes);
           absmax_out = host_state_tensor({qz.absmax.numel()}, p.is_cuda()).copy_(qz.absmax);
         };
@@ -458,10 +478,13 @@ void Optimizer::load_state_dict(const PickleValue& sd, const std::string& where)
         put(v_t, v_absmax, false, ps.exp_avg_sq, ps.exp_avg_sq_absmax);
       } else if (o.state_on_host) {
         ps.exp_avg = host_state_tensor(p.sizes(), p.is_cuda()).copy_(to_fp32(m_t, m_absmax, true));
-        ps.exp_avg_sq = host_state_tensor(p.sizes(), p.is_cuda()).copy_(to_fp32(v_t, v_absmax, false));
+        ps.exp_avg_sq =
+            host_state_tensor(p.sizes(), p.is_cuda()).copy_(to_fp32(v_t, v_absmax, false));
       } else {
-        ps.exp_avg = to_fp32(m_t, m_absmax, true).to(p.device(), p.scalar_type(), false, /*copy=*/true);
-        ps.exp_avg_sq = to_fp32(v_t, v_absmax, false).to(p.device(), p.scalar_type(), false, /*copy=*/true);
+        ps.exp_avg =
+            to_fp32(m_t, m_absmax, true).to(p.device(), p.scalar_type(), false, /*copy=*/true);
+        ps.exp_avg_sq =
+            to_fp32(v_t, v_absmax, false).to(p.device(), p.scalar_type(), false, /*copy=*/true);
       }
     }
     state[pos->second] = std::move(ps);
@@ -526,10 +549,13 @@ void register_optimizers() {
                         arg("amsgrad", ArgType::kBool, "False", "only False is supported")});
   };
   for (OptimizerKind kind : {OptimizerKind::kAdam, OptimizerKind::kAdamW}) {
-    register_component<OptimizerPtr, StateDict>(
-        ComponentSpec{kind_name(kind), "optimizer", "torch.optim's Adam family", {"params"},
+    register_component<OptimizerPtr, NamedParameters>(
+        ComponentSpec{kind_name(kind),
+                      "optimizer",
+                      "torch.optim's Adam family",
+                      {"params"},
                       adam_args(kind == OptimizerKind::kAdamW ? "0.01" : "0")},
-        [kind, refuse_unsupported](const Kwargs& kw, StateDict params) {
+        [kind, refuse_unsupported](const Kwargs& kw, NamedParameters params) {
           refuse_unsupported(kw);
           OptimizerOptions o = adam_options(kw, kind);
           if (kw.has("foreach")) o.foreach = kw.get_bool("foreach");
@@ -539,8 +565,9 @@ void register_optimizers() {
   }
   // bitsandbytes' paged AdamW, 32-bit and 8-bit block-wise state.
   for (int bits : {32, 8}) {
-    const std::string name = bits == 32 ? "bitsandbytes.optim.PagedAdamW" : "bitsandbytes.optim.PagedAdamW8bit";
-    register_component<OptimizerPtr, StateDict>(
+    const std::string name =
+        bits == 32 ? "bitsandbytes.optim.PagedAdamW" : "bitsandbytes.optim.PagedAdamW8bit";
+    register_component<OptimizerPtr, NamedParameters>(
         ComponentSpec{
             name,
             "optimizer",
@@ -555,14 +582,16 @@ void register_optimizers() {
              arg("min_8bit_size", ArgType::kInt, "4096", "smaller parameters keep fp32 state"),
              arg("percentile_clipping", ArgType::kInt, "100", "only 100 (off) is supported"),
              arg("block_wise", ArgType::kBool, "True", "only True is supported")}},
-        [name, bits](const Kwargs& kw, StateDict params) {
-          TT_CHECK(!kw.get_bool("amsgrad"), kw.where("amsgrad"), "amsgrad=True is not supported; remove it");
+        [name, bits](const Kwargs& kw, NamedParameters params) {
+          TT_CHECK(!kw.get_bool("amsgrad"), kw.where("amsgrad"),
+                   "amsgrad=True is not supported; remove it");
           TT_CHECK(kw.get_int("optim_bits") == bits, kw.where("optim_bits"), name, " keeps ", bits,
                    "-bit state; use ", bits == 32 ? "PagedAdamW8bit" : "PagedAdamW",
                    " for the other width, and remove optim_bits");
           TT_CHECK(kw.get_int("percentile_clipping") == 100, kw.where("percentile_clipping"),
                    "percentile clipping is not supported; use clip_grad_norm instead");
-          TT_CHECK(kw.get_bool("block_wise"), kw.where("block_wise"), "only block-wise quantization is supported");
+          TT_CHECK(kw.get_bool("block_wise"), kw.where("block_wise"),
+                   "only block-wise quantization is supported");
           OptimizerOptions o = adam_options(kw, OptimizerKind::kAdamW);
           o.name = name;
           o.state_on_host = true;
@@ -588,8 +617,8 @@ void register_optimizers() {
                                  "Nesterov momentum requires a momentum and zero dampening"});
     return problems;
   };
-  register_component<OptimizerPtr, StateDict>(
-      std::move(sgd), [refuse_unsupported](const Kwargs& kw, StateDict params) {
+  register_component<OptimizerPtr, NamedParameters>(
+      std::move(sgd), [refuse_unsupported](const Kwargs& kw, NamedParameters params) {
         refuse_unsupported(kw);
         OptimizerOptions o;
         o.kind = OptimizerKind::kSGD;
@@ -604,4 +633,4 @@ void register_optimizers() {
       });
 }
 
-}  // namespace tt
+}  // namespace tt::training

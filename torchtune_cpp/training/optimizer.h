@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
-#include "torchtune_cpp/checkpointing/torch_save.h"
-#include "torchtune_cpp/modules/state_dict.h"
+#include "torchtune_cpp/core/pickle_value.h"
+#include "torchtune_cpp/core/state_dict.h"
 
-namespace tt {
+namespace tt::training {
 
 enum class OptimizerKind { kAdam, kAdamW, kSGD };
 
@@ -59,7 +59,7 @@ struct ParamState {
 
 class Optimizer {
  public:
-  Optimizer(StateDict params, OptimizerOptions options);
+  Optimizer(NamedParameters params, OptimizerOptions options);
 
   // One update of every parameter that has a gradient; parameters without one are skipped
   // (as torch.optim skips p.grad is None).
@@ -74,7 +74,7 @@ class Optimizer {
   double lr() const { return options_.lr; }
   void set_lr(double lr) { options_.lr = lr; }
   void set_initial_lr(double lr) { options_.initial_lr = lr; }
-  const StateDict& params() const { return params_; }
+  const NamedParameters& params() const { return params_; }
   // State of parameter i (absent until its first step).
   const std::map<size_t, ParamState>& state() const { return state_; }
   std::map<size_t, ParamState>& mutable_state() { return state_; }
@@ -97,11 +97,12 @@ class Optimizer {
   void step_sgd(const std::vector<size_t>& idx);
 
   bool quantize_state(const at::Tensor& p) const {
-    return options_.state_on_host && options_.state_bits == 8 && p.numel() >= options_.min_8bit_size;
+    return options_.state_on_host && options_.state_bits == 8 &&
+           p.numel() >= options_.min_8bit_size;
   }
   const at::Tensor& quant_map(bool is_signed, const at::Device& device);
 
-  StateDict params_;
+  NamedParameters params_;
   OptimizerOptions options_;
   std::map<std::string, at::Tensor> quant_maps_;
   std::map<size_t, ParamState> state_;
@@ -114,4 +115,4 @@ using OptimizerPtr = std::shared_ptr<Optimizer>;
 // the named parameters), building an OptimizerPtr.
 void register_optimizers();
 
-}  // namespace tt
+}  // namespace tt::training

@@ -5,15 +5,16 @@
 //
 // The updates are the optimizer's own (Optimizer::step_params, one parameter at a time), so
 // maths and state are those of the configured optimizer; the checkpoint layout differs only
-// in form (per-parameter dicts, checkpointing/optimizer_state.h). Gradient accumulation and
-// clipping need every gradient at once and are refused by the recipe, as torchtune does.
+// in form (per-parameter dicts, optimizer_state.h of the checkpointing folder). Gradient
+// accumulation and clipping need every gradient at once and are refused by the recipe, as
+// torchtune does.
 #pragma once
 
 #include <cstdint>
 
 #include "torchtune_cpp/training/optimizer.h"
 
-namespace tt {
+namespace tt::training {
 
 class OptimizerInBackward {
  public:
@@ -42,4 +43,4 @@ class OptimizerInBackward {
   int64_t updates_ = 0;
 };
 
-}  // namespace tt
+}  // namespace tt::training

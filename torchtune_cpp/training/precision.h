@@ -8,10 +8,10 @@
 #include <optional>
 #include <string>
 
-namespace tt {
+namespace tt::training {
 
 // `dtype`: "fp32", "bf16", "fp16", "fp64" or nullopt (fp32). `where` names the config key.
 at::ScalarType training_dtype(const std::optional<std::string>& dtype, at::Device device,
                               const std::string& where = "dtype");
 
-}  // namespace tt
+}  // namespace tt::training

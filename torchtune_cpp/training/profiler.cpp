@@ -13,7 +13,7 @@
 #include "torchtune_cpp/config/registry.h"
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::training {
 
 namespace {
 
@@ -31,16 +31,19 @@ std::set<ActivityType> activities(const ProfilerOptions& o) {
 }
 
 ProfilerConfig config_of(const ProfilerOptions& o) {
-  return ProfilerConfig(ProfilerState::KINETO, o.record_shapes, o.profile_memory, o.with_stack, o.with_flops);
+  return ProfilerConfig(ProfilerState::KINETO, o.record_shapes, o.profile_memory, o.with_stack,
+                        o.with_flops);
 }
 
 }  // namespace
 
 Profiler::Profiler(ProfilerOptions options) : options_(std::move(options)) {
   if (!options_.enabled) return;
-  TT_CHECK(options_.wait_steps >= 0 && options_.warmup_steps >= 0 && options_.active_steps > 0 &&
-               options_.num_cycles >= 0,
-           "profiler", "the schedule needs wait_steps >= 0, warmup_steps >= 0, active_steps > 0, num_cycles >= 0");
+  TT_CHECK(
+      options_.wait_steps >= 0 && options_.warmup_steps >= 0 && options_.active_steps > 0 &&
+          options_.num_cycles >= 0,
+      "profiler",
+      "the schedule needs wait_steps >= 0, warmup_steps >= 0, active_steps > 0, num_cycles >= 0");
   if (options_.wait_steps == 0 && options_.warmup_steps == 0) start_recording();
 }
 
@@ -70,7 +73,8 @@ void Profiler::save() {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-  const std::string path = (dir / ("r0-" + std::string(stamp) + "." + std::to_string(ms) + ".pt.trace.json")).string();
+  const std::string path =
+      (dir / ("r0-" + std::string(stamp) + "." + std::to_string(ms) + ".pt.trace.json")).string();
   result->save(path);
   traces_.push_back(path);
   std::cerr << "INFO: Dumping traces at step " << step_ << " to " << path << "\n";
@@ -80,13 +84,14 @@ void Profiler::step() {
   if (!options_.enabled) return;
   ++step_;
   const int64_t cycle = options_.wait_steps + options_.warmup_steps + options_.active_steps;
-  const int64_t pos = (step_ - 1) % cycle;  // the finished step's position in its cycle
-  if (recording_ && pos == cycle - 1) save();     // the window's last step
+  const int64_t pos = (step_ - 1) % cycle;     // the finished step's position in its cycle
+  if (recording_ && pos == cycle - 1) save();  // the window's last step
   // What the next step is: recording starts at its window (torch's warm-up only primes the
   // profiler, which start_recording does).
   const int64_t next_cycle = step_ / cycle, next_pos = step_ % cycle;
   const bool cycles_left = options_.num_cycles == 0 || next_cycle < options_.num_cycles;
-  if (!recording_ && cycles_left && next_pos == options_.wait_steps + options_.warmup_steps) start_recording();
+  if (!recording_ && cycles_left && next_pos == options_.wait_steps + options_.warmup_steps)
+    start_recording();
 }
 
 void Profiler::stop() {
@@ -95,9 +100,11 @@ void Profiler::stop() {
 
 void register_profiler() {
   using namespace config;
-  std::vector<ArgSpec> args = {arg("enabled", ArgType::kBool, "False", ""),
-                               arg("output_dir", ArgType::kString, "null", "where iteration_<N>/ traces go")};
-  for (const char* flag : {"cpu", "cuda", "xpu"}) args.push_back(arg(flag, ArgType::kBool, "True", ""));
+  std::vector<ArgSpec> args = {
+      arg("enabled", ArgType::kBool, "False", ""),
+      arg("output_dir", ArgType::kString, "null", "where iteration_<N>/ traces go")};
+  for (const char* flag : {"cpu", "cuda", "xpu"})
+    args.push_back(arg(flag, ArgType::kBool, "True", ""));
   for (const char* flag : {"profile_memory", "with_stack", "with_flops"})
     args.push_back(arg(flag, ArgType::kBool, "False", ""));
   args.push_back(arg("record_shapes", ArgType::kBool, "True", ""));
@@ -105,8 +112,11 @@ void register_profiler() {
     args.push_back(arg(n, ArgType::kInt, "null", "", at_least(0)));
   args.push_back(arg("active_steps", ArgType::kInt, "null", "", at_least(1)));
   register_component<ProfilerPtr>(
-      ComponentSpec{"torchtune.training.setup_torch_profiler", "profiler",
-                    "PyTorch's profiler (Kineto) on torchtune's schedule; Chrome traces per window", {}, args},
+      ComponentSpec{"torchtune.training.setup_torch_profiler",
+                    "profiler",
+                    "PyTorch's profiler (Kineto) on torchtune's schedule; Chrome traces per window",
+                    {},
+                    args},
       [](const Kwargs& kw) {
         ProfilerOptions o;
         o.enabled = kw.get_bool("enabled");
@@ -126,4 +136,4 @@ void register_profiler() {
       });
 }
 
-}  // namespace tt
+}  // namespace tt::training

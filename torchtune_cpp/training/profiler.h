@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-namespace tt {
+namespace tt::training {
 
 struct ProfilerOptions {
   bool enabled = false;
@@ -52,4 +52,4 @@ using ProfilerPtr = std::shared_ptr<Profiler>;
 
 void register_profiler();
 
-}  // namespace tt
+}  // namespace tt::training

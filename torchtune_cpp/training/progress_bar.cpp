@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace tt {
+namespace tt::training {
 
 namespace {
 
@@ -18,7 +18,8 @@ std::string clock_text(double seconds) {
     std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", static_cast<long long>(s / 3600),
                   static_cast<long long>(s / 60 % 60), static_cast<long long>(s % 60));
   else
-    std::snprintf(buf, sizeof buf, "%02lld:%02lld", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+    std::snprintf(buf, sizeof buf, "%02lld:%02lld", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
   return buf;
 }
 
@@ -28,10 +29,16 @@ ProgressBar::ProgressBar(int64_t total, int64_t initial)
     : ProgressBar(total, initial, ::isatty(::fileno(stdout)) != 0, stdout) {}
 
 ProgressBar::ProgressBar(int64_t total, int64_t initial, bool enabled, std::FILE* out)
-    : total_(total), initial_(initial), n_(initial), enabled_(enabled), out_(out),
+    : total_(total),
+      initial_(initial),
+      n_(initial),
+      enabled_(enabled),
+      out_(out),
       start_(std::chrono::steady_clock::now()) {}
 
-ProgressBar::~ProgressBar() { close(); }
+ProgressBar::~ProgressBar() {
+  close();
+}
 
 std::string ProgressBar::render(int64_t n, const std::string& description, double elapsed_s) const {
   constexpr int kWidth = 20;
@@ -51,14 +58,16 @@ std::string ProgressBar::render(int64_t n, const std::string& description, doubl
     std::snprintf(rate_text, sizeof rate_text, "%.2fs/it", 1.0 / rate);
   char head[16];
   std::snprintf(head, sizeof head, "%3d%%", static_cast<int>(frac * 100));
-  return description + ": " + head + "|" + bar + "| " + std::to_string(n) + "/" + std::to_string(total_) + " [" +
-         clock_text(elapsed_s) + "<" + clock_text(eta) + ", " + rate_text + "]";
+  return description + ": " + head + "|" + bar + "| " + std::to_string(n) + "/" +
+         std::to_string(total_) + " [" + clock_text(elapsed_s) + "<" + clock_text(eta) + ", " +
+         rate_text + "]";
 }
 
 void ProgressBar::update(int64_t n, const std::string& description) {
   n_ = n;
   if (!enabled_) return;
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::fprintf(out_, "\r\033[K%s", render(n, description, elapsed).c_str());
   std::fflush(out_);
   open_ = true;
@@ -80,4 +89,4 @@ void ProgressBar::close() {
   open_ = false;
 }
 
-}  // namespace tt
+}  // namespace tt::training

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <string>
 
-namespace tt {
+namespace tt::training {
 
 class ProgressBar {
  public:
@@ -38,4 +38,4 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_;
 };
 
-}  // namespace tt
+}  // namespace tt::training

@@ -8,7 +8,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::training {
 
 namespace {
 
@@ -199,4 +199,4 @@ PV recipe_state_dict(const RecipeState& state, int64_t batch_size, PV optimizer,
   return out;
 }
 
-}  // namespace tt
+}  // namespace tt::training

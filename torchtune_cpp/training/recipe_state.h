@@ -23,9 +23,9 @@
 #include <optional>
 #include <string>
 
-#include "torchtune_cpp/checkpointing/torch_save.h"
+#include "torchtune_cpp/core/pickle_value.h"
 
-namespace tt {
+namespace tt::training {
 
 struct RecipeState {
   int64_t seed = 0;
@@ -60,4 +60,4 @@ PickleValue dataloader_state_dict(int64_t batches, int64_t batch_size);
 PickleValue recipe_state_dict(const RecipeState& state, int64_t batch_size, PickleValue optimizer,
                               PickleValue rng = PickleValue::none());
 
-}  // namespace tt
+}  // namespace tt::training

@@ -39,7 +39,8 @@ std::string describe(const Error& error) {
   return text;
 }
 
-int run_main(const char* program, int (*body)(int, char**), int argc, char** argv) {
+int run_main(const char* program, const std::function<int(int, char**)>& body, int argc,
+             char** argv) {
   try {
     return body(argc, argv);
   } catch (const Error& e) {

@@ -8,6 +8,7 @@
 // source position, for reporting bugs.
 #pragma once
 
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -60,7 +61,8 @@ std::string describe(const Error& error);
 
 // Runs `body` and turns every exception into a printed error and exit status 1. Used by
 // main() of `tune` and of every recipe so no user mistake ends in std::terminate.
-int run_main(const char* program, int (*body)(int, char**), int argc, char** argv);
+int run_main(const char* program, const std::function<int(int, char**)>& body, int argc,
+             char** argv);
 
 }  // namespace tt
 

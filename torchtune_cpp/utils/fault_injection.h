@@ -7,8 +7,9 @@
 //                                                with ENOSPC, as a full disk would
 //   TORCHTUNE_CPP_FREE_BYTES=<n>                 free_bytes_override(): free space reported
 //                                                to the checks before a save
-// The points are named where they are called (checkpointing/checkpointer.cpp and the
-// writers); docs/testing.md lists them. Unset, each hook costs one getenv.
+// The points are named where they are called (checkpointing/checkpoint_folder.cpp,
+// checkpointer.cpp, checkpoint_paths.cpp and the writers); docs/testing.md lists them. Unset, each
+// hook costs one getenv.
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,13 @@
-// Did-you-mean suggestions and joining.
+// Did-you-mean suggestions, joining, and Python's text of a float.
 #include "torchtune_cpp/utils/strings.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 namespace tt {
 
@@ -65,6 +70,36 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
   if (close.empty()) return "";
   for (auto& c : close) c = "'" + c + "'";
   return " Did you mean " + join(close, " or ") + "?";
+}
+
+std::string python_float_str(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  // Shortest digits that read back as v, the digits Python's repr picks.
+  std::array<char, 64> buf{};
+  auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::scientific);
+  std::string s(buf.data(), res.ptr);  // "-1.2345e-05", "1e+16"
+  bool negative = s[0] == '-';
+  if (negative) s.erase(0, 1);
+  size_t e = s.find('e');
+  int exponent = std::atoi(s.c_str() + e + 1);
+  std::string digits = s.substr(0, 1) + (e > 2 ? s.substr(2, e - 2) : "");
+  std::string out;
+  if (exponent >= -4 && exponent < 16) {  // repr's switch to exponent notation
+    if (exponent < 0) {
+      out = "0." + std::string(-exponent - 1, '0') + digits;
+    } else if (static_cast<int>(digits.size()) <= exponent + 1) {
+      out = digits + std::string(exponent + 1 - digits.size(), '0') + ".0";
+    } else {
+      out = digits.substr(0, exponent + 1) + "." + digits.substr(exponent + 1);
+    }
+  } else {
+    out = digits.substr(0, 1) + (digits.size() > 1 ? "." + digits.substr(1) : "");
+    char ex[16];
+    std::snprintf(ex, sizeof ex, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    out += ex;
+  }
+  return (negative ? "-" : "") + out;
 }
 
 }  // namespace tt

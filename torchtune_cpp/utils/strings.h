@@ -1,4 +1,5 @@
-// Small text helpers used in messages: did-you-mean suggestions and joining.
+// Small text helpers: did-you-mean suggestions and joining for messages, and Python's text
+// of a float for files that Python tools read or compare.
 #pragma once
 
 #include <string>
@@ -19,5 +20,10 @@ std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
 // " Did you mean 'a' or 'b'?" or "" when nothing is close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
+// Python's str()/repr() of a float: the shortest digits that read back as the same double,
+// in fixed notation for exponents -4..15 and scientific otherwise: "1.5", "0.0001", "1e-05",
+// "2.0", "-0.0", "1e+16", "1000000000000000.0", "nan", "-inf".
+std::string python_float_str(double value);
 
 }  // namespace tt

@@ -64,7 +64,8 @@ std::string mapped_key(const std::string& key, const std::map<std::string, std::
   size_t start = 0;
   while (start <= key.size()) {
     size_t dot = key.find('.', start);
-    std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
     if (digits && layer.empty()) layer = part;
     pattern += (start ? "." : "") + (digits ? std::string("{}") : part);
@@ -81,9 +82,10 @@ std::string mapped_key(const std::string& key, const std::map<std::string, std::
 }
 
 [[noreturn]] void unexpected(const std::string& key) {
-  throw Error("state dict", tt::str("Error converting the state dict. Found unexpected key: \"", key,
-                                "\". Please make sure you're loading a checkpoint with the right "
-                                "format."));
+  throw Error("state dict",
+              tt::str("Error converting the state dict. Found unexpected key: \"", key,
+                      "\". Please make sure you're loading a checkpoint with the right "
+                      "format."));
 }
 
 bool ends_with(const std::string& s, const char* suffix) {
@@ -92,11 +94,12 @@ bool ends_with(const std::string& s, const char* suffix) {
 }
 
 // Rows regrouped within each head: view(heads, a, b, dim).transpose(1, 2).
-at::Tensor permute_rows(const at::Tensor& t, int64_t heads, int64_t head_dim, int64_t a, int64_t b) {
+at::Tensor permute_rows(const at::Tensor& t, int64_t heads, int64_t head_dim, int64_t a,
+                        int64_t b) {
   const int64_t dim = t.size(1);
-  TT_CHECK(t.size(0) == heads * head_dim, "state dict",
-           "q/k projection has ", t.size(0), " rows, expected heads (", heads, ") * head_dim (",
-           head_dim, "); check num_attention_heads / num_key_value_heads in config.json");
+  TT_CHECK(t.size(0) == heads * head_dim, "state dict", "q/k projection has ", t.size(0),
+           " rows, expected heads (", heads, ") * head_dim (", head_dim,
+           "); check num_attention_heads / num_key_value_heads in config.json");
   return t.view({heads, a, b, dim}).transpose(1, 2).reshape({heads * head_dim, dim});
 }
 
@@ -163,7 +166,8 @@ StateDict hf_to_tune(const StateDict& hf, const HfShape& shape) {
 
 StateDict tune_to_hf(const StateDict& tune, const HfShape& shape) {
   StateDict out;
-  for (const auto& [k, t] : tune) out.emplace_back(tune_to_hf_key(k), tune_to_hf_tensor(k, t, shape));
+  for (const auto& [k, t] : tune)
+    out.emplace_back(tune_to_hf_key(k), tune_to_hf_tensor(k, t, shape));
   return out;
 }
 

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "torchtune_cpp/modules/state_dict.h"
+#include "torchtune_cpp/core/state_dict.h"
 
 namespace tt::llama2 {
 

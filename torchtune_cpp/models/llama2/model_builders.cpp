@@ -10,11 +10,12 @@ int64_t scale_hidden_dim_for_mlp(int64_t dim, int64_t multiple_of) {
   return multiple_of * ((hidden + multiple_of - 1) / multiple_of);
 }
 
-DecoderArgs llama2_args(int64_t vocab_size, int64_t num_layers, int64_t num_heads,
-                        std::optional<int64_t> num_kv_heads, int64_t embed_dim,
-                        int64_t max_seq_len, double attn_dropout,
-                        std::optional<int64_t> intermediate_dim, double norm_eps, double rope_base) {
-  DecoderArgs a;
+modules::DecoderArgs llama2_args(int64_t vocab_size, int64_t num_layers, int64_t num_heads,
+                                 std::optional<int64_t> num_kv_heads, int64_t embed_dim,
+                                 int64_t max_seq_len, double attn_dropout,
+                                 std::optional<int64_t> intermediate_dim, double norm_eps,
+                                 double rope_base) {
+  modules::DecoderArgs a;
   a.vocab_size = vocab_size;
   a.num_layers = num_layers;
   a.num_heads = num_heads;
@@ -23,16 +24,22 @@ DecoderArgs llama2_args(int64_t vocab_size, int64_t num_layers, int64_t num_head
   a.embed_dim = embed_dim;
   a.max_seq_len = max_seq_len;
   a.attn_dropout = attn_dropout;
-  a.intermediate_dim = intermediate_dim.value_or(0) ? *intermediate_dim
-                                                    : scale_hidden_dim_for_mlp(embed_dim);
+  a.intermediate_dim =
+      intermediate_dim.value_or(0) ? *intermediate_dim : scale_hidden_dim_for_mlp(embed_dim);
   a.norm_eps = norm_eps;
   a.rope_base = rope_base;
   return a;
 }
 
-DecoderArgs llama2_7b_args() { return llama2_args(32000, 32, 32, 32, 4096, 4096); }
-DecoderArgs llama2_13b_args() { return llama2_args(32000, 40, 40, 40, 5120, 4096, 0.0, 13824); }
-DecoderArgs llama2_70b_args() { return llama2_args(32000, 80, 64, 8, 8192, 4096, 0.0, 28672); }
+modules::DecoderArgs llama2_7b_args() {
+  return llama2_args(32000, 32, 32, 32, 4096, 4096);
+}
+modules::DecoderArgs llama2_13b_args() {
+  return llama2_args(32000, 40, 40, 40, 5120, 4096, 0.0, 13824);
+}
+modules::DecoderArgs llama2_70b_args() {
+  return llama2_args(32000, 80, 64, 8, 8192, 4096, 0.0, 28672);
+}
 
 void register_llama2_models() {
   using namespace config;
@@ -75,17 +82,16 @@ void register_llama2_models() {
                   str("num_heads (", heads, ") must be a multiple of num_kv_heads (", kv, ")")});
     return problems;
   };
-  register_component<ModelPtr>(
-      std::move(spec), [](const Kwargs& kw) {
-        return make_decoder(llama2_args(
-            kw.get_int("vocab_size"), kw.get_int("num_layers"), kw.get_int("num_heads"),
-            kw.get_int("num_kv_heads"), kw.get_int("embed_dim"), kw.get_int("max_seq_len"),
-            kw.get_double("attn_dropout"), kw.get_optional_int("intermediate_dim"),
-            kw.get_double("norm_eps"), kw.get_double("rope_base")));
-      });
+  register_component<ModelPtr>(std::move(spec), [](const Kwargs& kw) {
+    return modules::make_decoder(
+        llama2_args(kw.get_int("vocab_size"), kw.get_int("num_layers"), kw.get_int("num_heads"),
+                    kw.get_int("num_kv_heads"), kw.get_int("embed_dim"), kw.get_int("max_seq_len"),
+                    kw.get_double("attn_dropout"), kw.get_optional_int("intermediate_dim"),
+                    kw.get_double("norm_eps"), kw.get_double("rope_base")));
+  });
   struct Fixed {
     const char* name;
-    DecoderArgs (*args)();
+    modules::DecoderArgs (*args)();
     const char* summary;
   };
   for (const Fixed& f : {Fixed{"torchtune.models.llama2.llama2_7b", llama2_7b_args, "Llama2 7B"},
@@ -94,7 +100,7 @@ void register_llama2_models() {
                                "Llama2 70B (grouped-query attention, 8 kv heads)"}}) {
     auto make = f.args;
     register_component<ModelPtr>(ComponentSpec{f.name, "model", f.summary, {}, {}},
-                                 [make](const Kwargs&) { return make_decoder(make()); });
+                                 [make](const Kwargs&) { return modules::make_decoder(make()); });
   }
 }
 

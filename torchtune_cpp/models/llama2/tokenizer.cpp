@@ -20,9 +20,12 @@ const char kChatTemplateAlias[] = "torchtune.data.Llama2ChatTemplate";
 
 // torchtune's other prompt templates, which this project does not provide.
 const std::vector<std::string> kOtherTorchtuneTemplates = {
-    "torchtune.data.AlpacaInstructTemplate",        "torchtune.data.ChatMLTemplate",
-    "torchtune.data.GrammarErrorCorrectionTemplate", "torchtune.data.SummarizeTemplate",
-    "torchtune.data.QuestionAnswerTemplate",         "torchtune.models.mistral.MistralChatTemplate",
+    "torchtune.data.AlpacaInstructTemplate",
+    "torchtune.data.ChatMLTemplate",
+    "torchtune.data.GrammarErrorCorrectionTemplate",
+    "torchtune.data.SummarizeTemplate",
+    "torchtune.data.QuestionAnswerTemplate",
+    "torchtune.models.mistral.MistralChatTemplate",
     "torchtune.data.PromptTemplate",
 };
 
@@ -41,11 +44,11 @@ void truncate(std::vector<T>& values, int64_t max_seq_len, const std::optional<T
   if (end && !values.empty()) values.back() = *end;
 }
 
-PromptTemplate template_from_config(const config::Kwargs& kw) {
+modules::PromptTemplate template_from_config(const config::Kwargs& kw) {
   // Absent means torchtune's default template; an explicit null means none.
   if (!kw.given("prompt_template")) return Llama2Tokenizer::default_prompt_template();
   const config::Node& node = kw.node("prompt_template");
-  if (node.is_null()) return PromptTemplate{};
+  if (node.is_null()) return modules::PromptTemplate{};
   const std::string where = kw.where("prompt_template");
   TT_CHECK(!node.is_map(), where,
            "custom prompt templates (a map of role to [prefix, suffix]) are not supported; use ",
@@ -54,7 +57,7 @@ PromptTemplate template_from_config(const config::Kwargs& kw) {
            "prompt_template must be the dotted name of a prompt template (", kChatTemplate,
            ") or null, got ", config::describe_type(node));
   const std::string& name = node.text;
-  if (name == kChatTemplate || name == kChatTemplateAlias) return llama2_chat_template;
+  if (name == kChatTemplate || name == kChatTemplateAlias) return modules::llama2_chat_template;
   for (const std::string& other : kOtherTorchtuneTemplates)
     TT_CHECK(name != other, where, "'", name,
              "' is a torchtune prompt template that torchtune_cpp does not provide; use ",
@@ -62,41 +65,44 @@ PromptTemplate template_from_config(const config::Kwargs& kw) {
   TT_CHECK(false, where, "unknown prompt template '", name, "'.",
            did_you_mean(name, {kChatTemplate, kChatTemplateAlias}), " Use ", kChatTemplate,
            " or null (no template)");
-  return PromptTemplate{};
+  return modules::PromptTemplate{};
 }
 
 }  // namespace
 
 Llama2Tokenizer::Llama2Tokenizer(const std::string& path, std::optional<int64_t> max_seq_len,
-                                 PromptTemplate prompt_template)
+                                 modules::PromptTemplate prompt_template)
     : spm_(path), max_seq_len_(max_seq_len), prompt_template_(std::move(prompt_template)) {
   TT_CHECK(!max_seq_len_ || *max_seq_len_ > 0, "tokenizer.max_seq_len",
            "must be a positive number of tokens or null, got ", max_seq_len_.value_or(0));
 }
 
-PromptTemplate Llama2Tokenizer::default_prompt_template() { return llama2_chat_template; }
+modules::PromptTemplate Llama2Tokenizer::default_prompt_template() {
+  return modules::llama2_chat_template;
+}
 
-TokenizedMessages Llama2Tokenizer::tokenize_messages(const std::vector<Message>& messages,
-                                                     bool add_end_tokens,
-                                                     bool add_start_tokens) const {
-  std::vector<TemplatedMessage> templated;
+modules::TokenizedMessages Llama2Tokenizer::tokenize_messages(
+    const std::vector<modules::Message>& messages, bool add_end_tokens,
+    bool add_start_tokens) const {
+  std::vector<modules::TemplatedMessage> templated;
   if (prompt_template_) {
     templated = prompt_template_(messages);
   } else {
     templated.reserve(messages.size());
-    for (const Message& m : messages) templated.push_back(as_templated(m));
+    for (const modules::Message& m : messages) templated.push_back(modules::as_templated(m));
   }
   return tokenize_templated_messages(templated, add_end_tokens, add_start_tokens);
 }
 
-TokenizedMessages Llama2Tokenizer::tokenize_templated_messages(
-    const std::vector<TemplatedMessage>& messages, bool add_end_tokens,
+modules::TokenizedMessages Llama2Tokenizer::tokenize_templated_messages(
+    const std::vector<modules::TemplatedMessage>& messages, bool add_end_tokens,
     bool add_start_tokens) const {
-  TokenizedMessages out;
+  modules::TokenizedMessages out;
   bool start_of_turn = true;
   bool prev_ends_with_space = false;
-  const TemplatedMessage* last = nullptr;  // the last message tokenized (Python's `message`)
-  for (const TemplatedMessage& message : messages) {
+  const modules::TemplatedMessage* last =
+      nullptr;  // the last message tokenized (Python's `message`)
+  for (const modules::TemplatedMessage& message : messages) {
     last = &message;
     // Only assistant messages end a turn; eot is not consulted.
     const bool end_of_turn = message.role == "assistant";

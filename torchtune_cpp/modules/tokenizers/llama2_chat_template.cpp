@@ -3,7 +3,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::modules {
 
 namespace {
 
@@ -40,4 +40,4 @@ std::vector<TemplatedMessage> llama2_chat_template(const std::vector<Message>& m
   return out;
 }
 
-}  // namespace tt
+}  // namespace tt::modules

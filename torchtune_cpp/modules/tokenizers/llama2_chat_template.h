@@ -7,7 +7,7 @@
 
 #include "torchtune_cpp/modules/tokenizers/message.h"
 
-namespace tt {
+namespace tt::modules {
 
 // As torchtune v0.6.1, including its quirks:
 //  * the system message is dropped as a message and its text is put inside EVERY later
@@ -18,4 +18,4 @@ namespace tt {
 // role other than system, user and assistant is a tt::Error instead.
 std::vector<TemplatedMessage> llama2_chat_template(const std::vector<Message>& messages);
 
-}  // namespace tt
+}  // namespace tt::modules

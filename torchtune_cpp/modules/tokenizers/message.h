@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-namespace tt {
+namespace tt::modules {
 
 // torchtune's Message(role, content, masked=False, eot=True) with a text content.
 struct Message {
-  std::string role;     // "system", "user", "assistant" or "ipython"
+  std::string role;  // "system", "user", "assistant" or "ipython"
   std::string content;
   bool masked = false;  // leave its tokens out of the loss
   bool eot = true;      // ends the turn (torchtune's Llama2 tokenizer does not read it)
@@ -37,4 +37,4 @@ inline TemplatedMessage as_templated(const Message& message) {
 // template folds the system message into the user messages).
 using PromptTemplate = std::function<std::vector<TemplatedMessage>(const std::vector<Message>&)>;
 
-}  // namespace tt
+}  // namespace tt::modules

@@ -8,7 +8,7 @@
 
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt {
+namespace tt::modules {
 
 namespace {
 
@@ -25,8 +25,7 @@ SentencePieceBaseTokenizer::SentencePieceBaseTokenizer(const std::string& path)
            "no SentencePiece tokenizer model here; point tokenizer.path at the model's "
            "tokenizer.model file (for Llama2, the one downloaded with the checkpoint)");
   const auto status = processor_->Load(path);
-  TT_CHECK(status.ok(), path,
-           "cannot load this file as a SentencePiece model (", status.ToString(),
+  TT_CHECK(status.ok(), path, "cannot load this file as a SentencePiece model (", status.ToString(),
            "); tokenizer.path must be a SentencePiece tokenizer.model, not a Hugging Face "
            "tokenizer.json or a checkpoint file");
   vocab_size_ = processor_->GetPieceSize();
@@ -46,8 +45,8 @@ SentencePieceBaseTokenizer& SentencePieceBaseTokenizer::operator=(
 std::vector<int> SentencePieceBaseTokenizer::encode_raw(const std::string& text) const {
   std::vector<int> ids;
   const auto status = processor_->Encode(text, &ids);
-  TT_CHECK(status.ok(), path_, "SentencePiece could not encode a text of ", text.size(),
-           " bytes (", status.ToString(), ")");
+  TT_CHECK(status.ok(), path_, "SentencePiece could not encode a text of ", text.size(), " bytes (",
+           status.ToString(), ")");
   return ids;
 }
 
@@ -85,4 +84,4 @@ std::string SentencePieceBaseTokenizer::decode(const std::vector<int64_t>& ids) 
   return text;
 }
 
-}  // namespace tt
+}  // namespace tt::modules

@@ -13,7 +13,7 @@ namespace sentencepiece {
 class SentencePieceProcessor;
 }
 
-namespace tt {
+namespace tt::modules {
 
 class SentencePieceBaseTokenizer {
  public:
@@ -53,4 +53,4 @@ class SentencePieceBaseTokenizer {
   size_t trim_prefix_size_ = 0;  // tokens of kTrimPrefix
 };
 
-}  // namespace tt
+}  // namespace tt::modules

@@ -1,6 +1,7 @@
-// Per-rank shard files and re-slicing them for another rank count.
-#include "torchtune_cpp/distributed/sharded_checkpoint.h"
+// Per-rank shard files of a sharded checkpoint, and re-slicing them for another rank count.
+#include "torchtune_cpp/checkpointing/sharded_checkpoint.h"
 
+#include <ATen/core/grad_mode.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -9,12 +10,12 @@
 #include <map>
 #include <memory>
 
-#include "torchtune_cpp/checkpointing/checkpointer.h"
+#include "torchtune_cpp/checkpointing/checkpoint_paths.h"
 #include "torchtune_cpp/checkpointing/safetensors.h"
 #include "torchtune_cpp/checkpointing/safetensors_writer.h"
 #include "torchtune_cpp/utils/check.h"
 
-namespace tt::distributed {
+namespace tt::checkpointing {
 
 namespace fs = std::filesystem;
 
@@ -29,15 +30,25 @@ std::string shard_name(int64_t rank, int64_t world) {
   return buf;
 }
 
+nlohmann::json read_index(const fs::path& index_path) {
+  try {
+    std::ifstream in(index_path);
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    TT_CHECK(false, index_path.string(), "is not valid JSON: ", e.what());
+  }
+  return {};
+}
+
 }  // namespace
 
-void write_sharded_checkpoint(const FullyShardedDecoder& model, const NamedOptimizerState& optimizer,
-                              const OutputLayout& layout, const std::string& dir) {
-  const int64_t rank = model.process_group().rank(), world = model.process_group().world_size();
+void write_sharded_checkpoint(const ModelShards& model, const NamedOptimizerState& optimizer,
+                              const ShardedOutputLayout& layout, const std::string& dir) {
+  const int64_t rank = model.rank, world = model.world_size;
   std::map<std::string, const PickleValue*> state;
   for (const auto& [name, st] : optimizer.state) state[name] = &st;
   StateDict tensors;
-  for (const auto& u : model.units()) {
+  for (const auto& u : model.units) {
     tensors.emplace_back(u.name + "/param", u.shard.detach());
     auto it = state.find(u.name);
     if (it == state.end()) continue;
@@ -48,68 +59,69 @@ void write_sharded_checkpoint(const FullyShardedDecoder& model, const NamedOptim
       tensors.emplace_back(u.name + "/" + field.to_string(), t.dim() == 0 ? t.reshape({1}) : t);
     }
   }
-  save_safetensors((fs::path(dir) / shard_name(rank, world)).string(), tensors,
-                   {{"format", kFormat}, {"rank", std::to_string(rank)}, {"world_size", std::to_string(world)}});
+  save_safetensors(
+      (fs::path(dir) / shard_name(rank, world)).string(), tensors,
+      {{"format", kFormat}, {"rank", std::to_string(rank)}, {"world_size", std::to_string(world)}});
   if (rank != 0) return;
   nlohmann::json index = {{"format", kFormat}, {"world_size", world}, {"output_layout", layout}};
   for (int64_t r = 0; r < world; ++r) index["files"].push_back(shard_name(r, world));
-  for (const auto& u : model.units()) {
-    nlohmann::json unit = {{"name", u.name}, {"numel", u.numel}, {"keys", u.keys}, {"offsets", u.offsets}};
-    for (const at::Tensor& p : u.params) unit["shapes"].push_back(p.sizes().vec());
+  for (const auto& u : model.units) {
+    nlohmann::json unit = {
+        {"name", u.name}, {"numel", u.numel}, {"keys", u.keys}, {"offsets", u.offsets}};
+    for (const auto& shape : u.shapes) unit["shapes"].push_back(shape);
     index["units"].push_back(unit);
   }
   std::ofstream out(fs::path(dir) / kShardedCheckpointIndex);
   out << index.dump(1) << "\n";
-  TT_CHECK(out.good(), (fs::path(dir) / kShardedCheckpointIndex).string(), "cannot be written; check the disk");
+  TT_CHECK(out.good(), (fs::path(dir) / kShardedCheckpointIndex).string(),
+           "cannot be written; check the disk");
 }
 
-ShardedCheckpoint read_sharded_checkpoint(FullyShardedDecoder& model, const std::string& dir,
-                                          const PickleValue& group) {
+NamedOptimizerState read_sharded_checkpoint(const ModelShards& model, const std::string& dir,
+                                            const PickleValue& group) {
   const fs::path index_path = fs::path(dir) / kShardedCheckpointIndex;
   const std::string where = index_path.string();
-  nlohmann::json index;
-  try {
-    std::ifstream in(index_path);
-    index = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    TT_CHECK(false, where, "is not valid JSON: ", e.what());
-  }
+  const nlohmann::json index = read_index(index_path);
   TT_CHECK(index.value("format", "") == kFormat, where, "is not a ", kFormat, " index");
   const int64_t old_world = index.at("world_size").get<int64_t>();
-  const auto& units = model.units();
+  const auto& units = model.units;
   TT_CHECK(index.at("units").size() == units.size(), where, "holds ", index.at("units").size(),
-           " sharding units, the model has ", units.size(), "; check model._component_ against the checkpoint");
+           " sharding units, the model has ", units.size(),
+           "; check model._component_ against the checkpoint");
   for (size_t k = 0; k < units.size(); ++k) {
     const auto& j = index["units"][k];
     bool same = j.at("name") == units[k].name && j.at("numel").get<int64_t>() == units[k].numel &&
                 j.at("keys").get<std::vector<std::string>>() == units[k].keys;
-    for (size_t p = 0; same && p < units[k].params.size(); ++p)
-      same = j.at("shapes")[p].get<std::vector<int64_t>>() == units[k].params[p].sizes().vec();
-    TT_CHECK(same, where, "unit ", j.at("name").get<std::string>(), " does not match the model's ", units[k].name,
+    same = same && j.at("shapes").size() == units[k].shapes.size();
+    for (size_t p = 0; same && p < units[k].shapes.size(); ++p)
+      same = j.at("shapes")[p].get<std::vector<int64_t>>() == units[k].shapes[p];
+    TT_CHECK(same, where, "unit ", j.at("name").get<std::string>(), " does not match the model's ",
+             units[k].name,
              " (names or shapes differ); check model._component_ against the checkpoint");
   }
   std::vector<std::unique_ptr<SafetensorsFile>> files;
   for (int64_t r = 0; r < old_world; ++r)
-    files.push_back(std::make_unique<SafetensorsFile>((fs::path(dir) / shard_name(r, old_world)).string()));
+    files.push_back(
+        std::make_unique<SafetensorsFile>((fs::path(dir) / shard_name(r, old_world)).string()));
 
-  const int64_t rank = model.process_group().rank();
-  ShardedCheckpoint out;
-  if (index.contains("output_layout")) out.layout = index["output_layout"].get<OutputLayout>();
-  NamedOptimizerState& optimizer = out.optimizer;
+  const int64_t rank = model.rank;
+  NamedOptimizerState optimizer;
   optimizer.group = group;
   at::NoGradGuard no_grad;
   for (const auto& u : units) {
     const int64_t old_s = (u.numel + old_world - 1) / old_world;
-    const int64_t lo = rank * u.shard_numel, hi = std::min(lo + u.shard_numel, u.numel);
+    const int64_t shard_numel = u.shard.numel();
+    const int64_t lo = rank * shard_numel, hi = std::min(lo + shard_numel, u.numel);
     // This rank's slice [lo, hi) of the unit's flat vector, from the old ranks that held it.
     auto reslice = [&](const std::string& name, at::ScalarType dtype, at::Device device) {
-      at::Tensor out = at::zeros({u.shard_numel}, at::TensorOptions().dtype(dtype).device(device));
+      at::Tensor out = at::zeros({shard_numel}, at::TensorOptions().dtype(dtype).device(device));
       for (int64_t q = 0; q < old_world && lo < hi; ++q) {
         const int64_t a = std::max(lo, q * old_s), b = std::min(hi, (q + 1) * old_s);
         if (a >= b) continue;
         at::Tensor t = files[q]->tensor(name);
-        TT_CHECK(t.dim() == 1 && t.numel() == old_s, files[q]->path(), "tensor '", name, "' has shape ", t.sizes(),
-                 ", expected [", old_s, "]; the file does not belong to this checkpoint");
+        TT_CHECK(t.dim() == 1 && t.numel() == old_s, files[q]->path(), "tensor '", name,
+                 "' has shape ", t.sizes(), ", expected [", old_s,
+                 "]; the file does not belong to this checkpoint");
         out.narrow(0, a - lo, b - a).copy_(t.narrow(0, a - q * old_s, b - a));
       }
       return out;
@@ -128,7 +140,13 @@ ShardedCheckpoint read_sharded_checkpoint(FullyShardedDecoder& model, const std:
     }
     if (entry.size() > 0) optimizer.state.emplace_back(u.name, std::move(entry));
   }
-  return out;
+  return optimizer;
 }
 
-}  // namespace tt::distributed
+ShardedOutputLayout read_sharded_output_layout(const std::string& dir) {
+  const nlohmann::json index = read_index(fs::path(dir) / kShardedCheckpointIndex);
+  if (!index.contains("output_layout")) return {};
+  return index["output_layout"].get<ShardedOutputLayout>();
+}
+
+}  // namespace tt::checkpointing
