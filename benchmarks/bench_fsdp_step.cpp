@@ -92,7 +92,7 @@ int bench_main(int argc, char** argv) {
   auto setup = [&]() -> tt::bench::StepFn {
     sharded = tt::distributed::fully_shard(*model, pg, device, config.dtype, shard_options);
     sharded->init_parameters(tt::modules::normal_init(0.02, static_cast<uint64_t>(seed)));
-    model->wrapper.activation_checkpointing = ac;
+    model->wrapper.checkpointed.assign(model->wrapper.num_layers, ac);
     tt::training::OptimizerOptions o;
     o.lr = 2e-5;
     o.fused = true;

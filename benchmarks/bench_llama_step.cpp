@@ -73,7 +73,7 @@ int bench_main(int argc, char** argv) {
   auto setup = [&]() -> tt::bench::StepFn {
     tt::modules::materialize(*model, config.device, config.dtype, nullptr,
                              tt::modules::normal_init(0.02, static_cast<uint64_t>(seed)));
-    model->wrapper.activation_checkpointing = ac;
+    model->wrapper.checkpointed.assign(model->wrapper.num_layers, ac);
     at::manual_seed(static_cast<uint64_t>(seed));
     at::Tensor tokens = at::randint(0, a.vocab_size, {batch, seq + 1}, at::kLong).to(config.device);
     at::Tensor input = tokens.slice(1, 0, seq), labels = tokens.slice(1, 1, seq + 1);  // [B, T]

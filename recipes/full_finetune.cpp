@@ -30,7 +30,8 @@
 //     gradient freed at once; no accumulation or clipping, as torchtune);
 //     bitsandbytes.optim.PagedAdamW keeps the fp32 optimizer state in pinned host memory;
 //     enable_activation_offloading sends each checkpointed layer's input to host memory
-//   - beyond torchtune's log keys: mfu (CUDA) and data_wait_s; a progress bar on terminals
+//   - beyond torchtune's log keys: mfu (CUDA, against the GPU's own peak) and data_wait_s;
+//     a progress bar on terminals
 // compile is accepted and has no effect; the profiler (rank 0) writes Chrome traces on
 // torchtune's schedule.
 #include "full_finetune.h"
@@ -61,11 +62,13 @@
 #include "torchtune_cpp/models/llama2/tokenizer.h"
 #include "torchtune_cpp/modules/loss.h"
 #include "torchtune_cpp/modules/state_dict.h"
+#include "torchtune_cpp/training/activation_checkpointing.h"
 #include "torchtune_cpp/training/lr_schedulers.h"
 #include "torchtune_cpp/training/memory_stats.h"
 #include "torchtune_cpp/training/metric_logging.h"
 #include "torchtune_cpp/training/nonfinite.h"
 #include "torchtune_cpp/training/optimizer_in_backward.h"
+#include "torchtune_cpp/training/peak_flops.h"
 #include "torchtune_cpp/training/precision.h"
 #include "torchtune_cpp/training/profiler.h"
 #include "torchtune_cpp/training/progress_bar.h"
@@ -79,9 +82,6 @@ namespace {
 using config::Config;
 using config::instantiate;
 using config::Node;
-
-// The MFU denominator: H100 SXM dense bf16 tensor-core peak (as benchmarks/harness.h).
-constexpr double kPeakFlops = 989e12;
 
 // Set by SIGTERM/SIGINT; the loop saves and stops at the next optimizer step.
 std::atomic<int> g_stop_signal{0};
@@ -112,7 +112,10 @@ class FullFinetuneRecipe {
         device_, cfg.where("dtype"));
     resume_ = cfg.get_bool("resume_from_checkpoint");
     optimizer_in_bwd_ = cfg.get_bool_or("optimizer_in_bwd", false);  // one process only
-    activation_checkpointing_ = cfg.get_bool_or("enable_activation_checkpointing", false);
+    // enable_activation_checkpointing, or ac_mode / ac_option (checked by tune validate too).
+    const training::CheckpointingChoice ac = training::activation_checkpointing(cfg.resolved());
+    if (ac.problem) throw Error(ac.problem->where, ac.problem->message);
+    checkpoint_interval_ = ac.interval;
     activation_offloading_ = cfg.get_bool_or("enable_activation_offloading", false);
     if (cfg.get_bool_or("compile", false))
       std::cout << "compile: True has no effect in torchtune_cpp\n";
@@ -314,13 +317,13 @@ class FullFinetuneRecipe {
                                                 num_tokens / seconds / procs_.world_size()))}};
           if (grad_norm) values.emplace_back("grad_norm", *grad_norm);
           if (log_peak_memory_) training::append_peak_memory_stats(values, device_);
-          // Beyond torchtune: model FLOPs utilisation against the H100's dense bf16 peak, and
+          // Beyond torchtune: model FLOPs utilisation against this GPU's own dense peak, and
           // the time the step waited for its data.
           // MFU counts every token the model processed (padding and masked prompts included).
-          if (device_.is_cuda())
+          if (peak_flops_)
             values.emplace_back("mfu", processed_tokens / seconds *
                                            modules::flops_per_token(model_->args, seq_len_) /
-                                           kPeakFlops);
+                                           *peak_flops_);
           values.emplace_back("data_wait_s", data_wait);
           bar.clear();  // the logger may print to the terminal the bar is drawn on
           logger_->log_dict(values, state_.global_step);
@@ -400,7 +403,18 @@ class FullFinetuneRecipe {
   void setup_model(StateDict* checkpoint) {
     model_ = instantiate<llama2::ModelPtr>(cfg_, "model", Node::map());
     procs_.setup_model(*model_, dtype_, checkpoint, checkpointer_->checkpoint_dir());
-    model_->wrapper.activation_checkpointing = activation_checkpointing_;
+    model_->wrapper.checkpointed =
+        training::checkpointed_layers(checkpoint_interval_, model_->args.num_layers);
+    if (device_.is_cuda()) {
+      const std::string gpu = training::cuda_device_name(device_.has_index() ? device_.index() : 0);
+      peak_flops_ = training::peak_flops(gpu, dtype_);
+      if (!peak_flops_ && rank0_)
+        std::cout << "mfu is not logged: no peak FLOP/s is known for " << gpu << " in "
+                  << c10::toString(dtype_) << " (training/peak_flops.h)\n";
+    }
+    if (rank0_ && checkpoint_interval_ > 1)
+      std::cout << "Activation checkpointing: "
+                << training::describe_checkpointed_layers(model_->wrapper.checkpointed) << "\n";
     model_->wrapper.offload_activations = activation_offloading_;
   }
 
@@ -515,7 +529,9 @@ class FullFinetuneRecipe {
   bool log_peak_memory_ = false;
   std::optional<double> clip_grad_norm_;
   std::optional<int64_t> save_every_;
-  bool optimizer_in_bwd_ = false, activation_checkpointing_ = false, activation_offloading_ = false;
+  bool optimizer_in_bwd_ = false, activation_offloading_ = false;
+  int64_t checkpoint_interval_ = 0;   // training/activation_checkpointing.h
+  std::optional<double> peak_flops_;  // MFU's denominator; none on the CPU or an unknown GPU
   bool warned_carry_ = false;
   std::unique_ptr<training::OptimizerInBackward> in_backward_;
   int64_t seq_len_ = 0;

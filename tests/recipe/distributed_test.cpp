@@ -138,12 +138,16 @@ TEST(DistributedCpu, TwoAndFourRanksComputeWhatOneProcessComputes) {
   };
   for (const Case& c :
        {Case{2, "enable_activation_checkpointing=True"},
-        Case{2, "enable_activation_checkpointing=False"},
+        Case{2, "enable_activation_checkpointing=False"}, Case{2, "ac_mode=selective ac_option=2"},
         Case{4, "enable_activation_checkpointing=True fsdp_reshard_after_forward=False"}}) {
     SCOPED_TRACE(std::to_string(c.nproc) + " ranks, " + c.overrides);
     fs::path out = fresh("tt_dist_" + std::to_string(c.nproc));
     Result d = run_distributed(c.nproc, out, kRun + " " + c.overrides);
     ASSERT_EQ(d.status, 0) << d.out;
+    if (c.overrides.find("ac_mode") != std::string::npos) {
+      EXPECT_NE(d.out.find("Activation checkpointing: layers 2 (1 of 2)"), std::string::npos)
+          << d.out;
+    }
     expect_close_steps(read_disk_logs(out / "logs"), want, 1, 1e-5);
     expect_close_weights(out / kFinal, single / kFinal, 1e-5, 1e-6);
     // The same files as the single-device recipe writes, and the epoch's recipe state in

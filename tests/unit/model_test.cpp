@@ -18,6 +18,7 @@
 #include "torchtune_cpp/config/yaml_io.h"
 #include "torchtune_cpp/models/llama2/convert_weights.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
+#include "torchtune_cpp/modules/layer_wrapper.h"
 #include "torchtune_cpp/modules/loss.h"
 #include "torchtune_cpp/modules/transformer.h"
 #include "torchtune_cpp/training/precision.h"
@@ -94,20 +95,47 @@ TEST(Model, BuildersAreRegisteredUnderTorchtuneNames) {
       {"b.yaml:3:8", "unexpected keyword argument 'dim'", "(none)"});
 }
 
-// Gradients with activation checkpointing are bitwise those without it (CPU, fp32).
+// Gradients with activation checkpointing, of every layer or of some, are bitwise those
+// without it (CPU, fp32).
 TEST(Model, ActivationCheckpointingGivesBitwiseEqualGradients) {
   at::Tensor tokens = at::randint(0, 64, {2, 16}, at::kLong);
   at::Tensor labels = at::randint(0, 64, {2, 16}, at::kLong);
-  auto plain = tiny_model(), ckpt = tiny_model();
-  ckpt->wrapper.activation_checkpointing = true;
-  at::Tensor la = modules::cross_entropy(modules::forward(*plain, {tokens}), labels);
-  at::Tensor lb = modules::cross_entropy(modules::forward(*ckpt, {tokens}), labels);
-  EXPECT_TRUE(at::equal(la, lb));
-  la.backward();
-  lb.backward();
-  StateDict pa = modules::named_parameters(*plain), pb = modules::named_parameters(*ckpt);
-  for (size_t i = 0; i < pa.size(); ++i)
-    EXPECT_TRUE(at::equal(pa[i].second.grad(), pb[i].second.grad())) << pa[i].first;
+  for (const std::vector<bool>& layers :
+       {std::vector<bool>{true, true, true}, std::vector<bool>{true, false, true},
+        std::vector<bool>{false, true, false}}) {
+    auto plain = tiny_model(), ckpt = tiny_model();
+    ASSERT_EQ(ckpt->wrapper.num_layers, 3);
+    ckpt->wrapper.checkpointed = layers;
+    at::Tensor la = modules::cross_entropy(modules::forward(*plain, {tokens}), labels);
+    at::Tensor lb = modules::cross_entropy(modules::forward(*ckpt, {tokens}), labels);
+    EXPECT_TRUE(at::equal(la, lb));
+    la.backward();
+    lb.backward();
+    StateDict pa = modules::named_parameters(*plain), pb = modules::named_parameters(*ckpt);
+    for (size_t i = 0; i < pa.size(); ++i)
+      EXPECT_TRUE(at::equal(pa[i].second.grad(), pb[i].second.grad())) << pa[i].first;
+  }
+}
+
+// The wrapper recomputes exactly the layers marked checkpointed (never the last): a marked
+// layer's function runs again in backward, an unmarked one's does not.
+TEST(Model, OnlyTheCheckpointedLayersAreRecomputed) {
+  modules::LayerWrapper wrapper;
+  wrapper.num_layers = 4;
+  wrapper.checkpointed = {true, false, true, true};
+  std::vector<int> calls(4, 0);
+  at::Tensor w = at::randn({8, 8}).requires_grad_(true);
+  at::Tensor x = at::randn({2, 8}).requires_grad_(true);
+  at::Tensor h = x;
+  for (int64_t i = 0; i < 4; ++i) {
+    h = modules::run_layer(wrapper, i, h, {w}, [&, i](const at::Tensor& in) {
+      ++calls[i];
+      return at::tanh(at::matmul(in, w));
+    });
+  }
+  EXPECT_EQ(calls, (std::vector<int>{1, 1, 1, 1}));
+  h.sum().backward();
+  EXPECT_EQ(calls, (std::vector<int>{2, 1, 2, 1}));  // the last layer is not recomputed
 }
 
 TEST(GpuModel, ActivationOffloadingGivesBitwiseEqualGradients) {
@@ -122,7 +150,7 @@ TEST(GpuModel, ActivationOffloadingGivesBitwiseEqualGradients) {
     StateDict cpu = modules::named_parameters(*m);
     auto g = modules::make_decoder(tiny_args());
     modules::materialize(*g, at::Device(at::kCUDA, 0), at::kFloat, &cpu, {});
-    g->wrapper.activation_checkpointing = true;
+    g->wrapper.checkpointed.assign(g->wrapper.num_layers, true);
     g->wrapper.offload_activations = offload;
     modules::cross_entropy(modules::forward(*g, {tokens}), labels).backward();
     StateDict out;
@@ -149,7 +177,7 @@ TEST(Model, LayerHooksFireInExecutionOrderWithAndWithoutCheckpointing) {
     auto m = tiny_model();
     auto rec = std::make_shared<Recorder>();
     m->wrapper.hooks.push_back(rec);
-    m->wrapper.activation_checkpointing = ac;
+    m->wrapper.checkpointed.assign(m->wrapper.num_layers, ac);
     modules::forward(*m, {at::randint(0, 64, {1, 8}, at::kLong)}).sum().backward();
     EXPECT_EQ(rec->events, want);
   }
@@ -159,7 +187,7 @@ TEST(Model, PostAccumulateGradHooksFireInsideRecomputedLayers) {
   // The optimizer-in-backward mechanism: a parameter hook sees its final gradient, also when
   // the layer is recomputed by activation checkpointing.
   auto m = tiny_model();
-  m->wrapper.activation_checkpointing = true;
+  m->wrapper.checkpointed.assign(m->wrapper.num_layers, true);
   int fired = 0;
   struct Count : torch::autograd::PostAccumulateGradHook {
     int* n;

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "torchtune_cpp/config/interpolate.h"
+#include "torchtune_cpp/training/activation_checkpointing.h"
 #include "torchtune_cpp/training/device.h"
 #include "torchtune_cpp/utils/check.h"
 #include "torchtune_cpp/utils/strings.h"
@@ -109,6 +110,11 @@ std::vector<ArgSpec> recipe_keys(Flavor flavor) {
           "recompute layer activations in backward"),
       arg("enable_activation_offloading", ArgType::kBool, "False",
           "checkpointed activations in host memory"),
+      // torchtune 0.6.1 reads these in its distributed recipe only; here both recipes do.
+      arg("ac_mode", ArgType::kAny, "null",
+          "full, selective or none (with enable_activation_checkpointing: False)"),
+      arg("ac_option", ArgType::kAny, "null",
+          "with ac_mode: selective, checkpoint layers k, 2k, ... (0 or 1: every layer)"),
       arg("dtype", ArgType::kString, "null", "fp32 or bf16", dtype_constraint()),
       arg("metric_logger", ArgType::kMap, "the metric logger component"),
       arg("log_every_n_steps", ArgType::kInt, "1", "log every N optimizer steps",
@@ -147,8 +153,6 @@ std::vector<ArgSpec> recipe_keys(Flavor flavor) {
                      "accepted; every layer is a sharding unit"));
   keys.push_back(arg("fsdp_reshard_after_forward", ArgType::kBool, "True",
                      "free gathered parameters after forward"));
-  keys.push_back(arg("ac_mode", ArgType::kAny, "null", "accepted; no effect"));
-  keys.push_back(arg("ac_option", ArgType::kAny, "null", "accepted; no effect"));
   // torchtune_cpp's additions: the bound on every collective, and intermediate checkpoints
   // written by every rank.
   keys.push_back(arg("process_group_timeout_seconds", ArgType::kInt, "600",
@@ -199,6 +203,9 @@ std::vector<Problem> cross_key_problems(const Node& resolved, Flavor flavor) {
           "Gradient accumulation is not supported with optimizer in bwd. Please set "
           "gradient_accumulation_steps=1, or optimizer_in_bwd=False.");
   }
+  // ac_mode / ac_option against enable_activation_checkpointing and torchtune's quirks.
+  if (std::optional<config::Problem> p = training::activation_checkpointing(resolved).problem)
+    problems.push_back(*p);
   if (is_true("enable_activation_offloading")) {
     const Node* device = value("device");
     if (device != nullptr && device->text.rfind("cuda", 0) != 0)

@@ -190,7 +190,9 @@ at::Tensor run_layer(const LayerWrapper& wrapper, int64_t index, const at::Tenso
   fire(wrapper, index, Phase::kBeforeForward);
   at::Tensor y;
   const bool last = index + 1 == wrapper.num_layers;
-  if (wrapper.activation_checkpointing && grad && !last) {
+  const bool checkpointed =
+      index < static_cast<int64_t>(wrapper.checkpointed.size()) && wrapper.checkpointed[index];
+  if (checkpointed && grad && !last) {
     y = CheckpointedLayer::apply(x, at::TensorList(weights), &wrapper, index, fn);
   } else if (!wrapper.hooks.empty() && grad && x.requires_grad()) {
     at::Tensor x_in =

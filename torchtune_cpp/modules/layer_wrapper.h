@@ -1,6 +1,7 @@
 // The one wrapper every decoder layer runs through. Work that acts per layer around its
 // forward and backward plugs in here, never inside the layer maths:
-//   - activation checkpointing: keep only the layer's input, recompute it in backward;
+//   - activation checkpointing: keep only the layer's input, recompute it in backward
+//     (every layer, or the ones chosen: training/activation_checkpointing.h);
 //   - LayerHooks: callbacks before/after each layer's forward and backward, in execution
 //     order (forward 0..L-1, backward L-1..0) — sharding gathers parameters before and
 //     frees/reduce-scatters after; optimizer-in-backward steps after a layer's backward.
@@ -30,10 +31,10 @@ class LayerHooks {
 };
 
 struct LayerWrapper {
-  // Recompute every layer but the last in backward: the last layer's backward starts right
-  // after its forward, so recomputing it would only repeat work (one layer's activations
-  // are kept instead).
-  bool activation_checkpointing = false;
+  // Per layer: whether its activations are recomputed in backward (empty: none). The last
+  // layer never is: its backward starts right after its forward, so recomputing it would
+  // only repeat work (one layer's activations are kept instead).
+  std::vector<bool> checkpointed;
   int64_t num_layers = 0;
   // With checkpointing on CUDA: the one tensor each checkpointed layer keeps, its input
   // [B, T, D], goes to pinned host memory during forward (copied on a side stream, so the
