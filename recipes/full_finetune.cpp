@@ -9,7 +9,7 @@
 //   - torchtune's training maths: loss weighted by non-ignored tokens over the accumulation
 //     window (gradient_accumulation_steps) and over every rank, gradients scaled by 1/tokens,
 //     optional clip_grad_norm, optimizer step, optional LR schedule
-//   - activation checkpointing (enable_activation_checkpointing)
+//   - activation checkpointing (enable_activation_checkpointing, or some layers: ac_mode)
 //   - checkpoints through the configured checkpointer at every epoch end, in the input's
 //     format family; intermediate ones carry the recipe state; beyond torchtune,
 //     save_every_n_steps writes mid-epoch step_N/ checkpoints
