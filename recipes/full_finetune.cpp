@@ -60,6 +60,7 @@
 #include "torchtune_cpp/data/sft.h"
 #include "torchtune_cpp/models/llama2/model_builders.h"
 #include "torchtune_cpp/models/llama2/tokenizer.h"
+#include "torchtune_cpp/modules/fused_kernels.h"
 #include "torchtune_cpp/modules/loss.h"
 #include "torchtune_cpp/modules/state_dict.h"
 #include "torchtune_cpp/training/activation_checkpointing.h"
@@ -116,6 +117,8 @@ class FullFinetuneRecipe {
     const training::CheckpointingChoice ac = training::activation_checkpointing(cfg.resolved());
     if (ac.problem) throw Error(ac.problem->where, ac.problem->message);
     checkpoint_interval_ = ac.interval;
+    // The fused CUDA kernels (RMSNorm, SwiGLU, RoPE: modules/fused_kernels.h), CUDA only.
+    modules::set_fused_kernels(cfg.get_bool_or("fused_kernels", false));
     activation_offloading_ = cfg.get_bool_or("enable_activation_offloading", false);
     if (cfg.get_bool_or("compile", false))
       std::cout << "compile: True has no effect in torchtune_cpp\n";

@@ -124,7 +124,9 @@ std::vector<ArgSpec> recipe_keys(Flavor flavor) {
       arg("cudnn_deterministic_mode", ArgType::kAny, "null", "accepted; no effect"),
       arg("collate_fn", ArgType::kString, "torchtune.data.padded_collate_sft",
           "the collate function", collate_constraint()),
-      // torchtune_cpp's additions (docs/checkpointing.md)
+      // torchtune_cpp's additions (docs/checkpointing.md, docs/performance.md)
+      arg("fused_kernels", ArgType::kBool, "False",
+          "fused CUDA kernels for RMSNorm, SwiGLU and RoPE (CUDA only)"),
       arg("save_every_n_steps", ArgType::kInt, "null",
           "mid-epoch checkpoints every N optimizer steps",
           config::with_hint(config::at_least(1), "null saves at epoch ends only")),

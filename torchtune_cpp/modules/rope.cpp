@@ -3,6 +3,7 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "torchtune_cpp/modules/fused_kernels.h"
 #include "torchtune_cpp/utils/check.h"
 
 namespace tt::modules {
@@ -43,6 +44,40 @@ struct RopeFunction : torch::autograd::Function<RopeFunction> {
   }
 };
 
+#if defined(TT_WITH_CUDA_KERNELS)
+// On CUDA: one kernel (rope.cu) reads x through its strides and the tables by position and
+// writes the rotated pairs, forward and (rotating back) backward; nothing is kept but the
+// tables and the positions.
+at::Tensor rope_kernel(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                       const at::Tensor& pos, float sign) {
+  at::Tensor xs = x.stride(3) == 1 ? x : x.contiguous();
+  at::Tensor out = at::empty(xs.sizes(), xs.options());
+  check_launch(cuda::rope_apply(xs.data_ptr(), kernel_dtype(xs.scalar_type()), xs.size(0),
+                                xs.size(1), xs.size(2), xs.size(3), xs.stride(0), xs.stride(1),
+                                xs.stride(2), cos.data_ptr<float>(), sin.data_ptr<float>(),
+                                pos.defined() ? pos.data_ptr<int64_t>() : nullptr, sign,
+                                out.data_ptr(), current_cuda_stream(xs)),
+               "apply_rope");
+  return out;
+}
+
+struct FusedRope : torch::autograd::Function<FusedRope> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, at::Tensor x, at::Tensor cos,
+                            at::Tensor sin, at::Tensor pos) {
+    ctx->save_for_backward({cos, sin});
+    ctx->saved_data["pos"] = pos;
+    return rope_kernel(x, cos, sin, pos, 1.0f);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    auto saved = ctx->get_saved_variables();
+    at::Tensor pos = ctx->saved_data["pos"].toTensor();
+    return {rope_kernel(grad_out[0], saved[0], saved[1], pos, -1.0f), at::Tensor(), at::Tensor(),
+            at::Tensor()};
+  }
+};
+#endif
+
 }  // namespace
 
 RopeCache make_rope_cache(int64_t head_dim, int64_t max_seq_len, double base, at::Device device) {
@@ -63,6 +98,12 @@ at::Tensor apply_rope(const at::Tensor& x, const RopeCache& cache,
   TT_CHECK(T <= cache.cos.size(0), "model.max_seq_len", "sequence of ", T,
            " tokens is longer than the model's max_seq_len ", cache.cos.size(0),
            "; raise max_seq_len or shorten the samples (tokenizer.max_seq_len)");
+#if defined(TT_WITH_CUDA_KERNELS)
+  if (use_fused_kernels(x) && cache.cos.is_cuda() && hd % 2 == 0) {
+    at::Tensor pos = input_pos.has_value() ? input_pos->to(at::kLong).contiguous() : at::Tensor();
+    return FusedRope::apply(x, cache.cos.contiguous(), cache.sin.contiguous(), pos);
+  }
+#endif
   at::Tensor cos, sin;  // broadcastable to [B, T, 1, hd/2]
   if (input_pos.has_value()) {
     at::Tensor pos = input_pos->to(at::kLong);
