@@ -24,7 +24,6 @@ import argparse
 import glob
 import json
 import os
-import random
 import re
 import shutil
 import statistics
@@ -41,17 +40,6 @@ ROWS = {
     "no_ac": ("no activation checkpointing", ["enable_activation_checkpointing=False"]),
 }
 SIDES = ("ours", "eager", "compile")
-
-
-def make_dataset(path, n, words_per_field):
-    """Alpaca records whose instruction and output each fill more than max_seq_len tokens."""
-    rng = random.Random(0)
-    vocab = ["model", "token", "weight", "layer", "train", "data", "step", "loss", "batch", "value",
-             "sample", "output", "input", "answer", "question", "reason", "check", "write", "read", "learn"]
-    records = [{"instruction": " ".join(rng.choice(vocab) for _ in range(words_per_field)), "input": "",
-                "output": " ".join(rng.choice(vocab) for _ in range(words_per_field))} for _ in range(n)]
-    with open(path, "w") as f:
-        json.dump(records, f)
 
 
 def install_torchtune(wheels, site):
@@ -140,6 +128,7 @@ def main():
         common = ["epochs=1", f"max_steps_per_epoch={args.steps}", "device=cpu"]
     else:
         from checkpoint_io import make_checkpoint
+        from recipe_7b import make_dataset
         ckpt = args.checkpoint_dir or os.path.join(work, "llama2_7b_hf")
         make_checkpoint(ckpt)
         data = os.path.join(work, "long_alpaca.json")
