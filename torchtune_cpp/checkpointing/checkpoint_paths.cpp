@@ -61,6 +61,10 @@ std::vector<std::pair<fs::path, fs::path>> side_files(const std::string& input_d
   return out;
 }
 
+}  // namespace
+
+namespace checkpoint_internal {
+
 nlohmann::json read_index_json(const fs::path& p) {
   std::ifstream in(p);
   try {
@@ -70,10 +74,6 @@ nlohmann::json read_index_json(const fs::path& p) {
   }
   return {};
 }
-
-}  // namespace
-
-namespace checkpoint_internal {
 
 void copy_file_reporting(const fs::path& from, const fs::path& to, const char* point) {
   struct Fd {

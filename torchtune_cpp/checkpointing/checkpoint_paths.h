@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -42,18 +41,5 @@ std::vector<std::string> checkpoint_weight_files(const std::string& folder);
 // Bytes of the tensors in a value tree (a recipe state's optimizer moments), as torch.save
 // writes them (whole storages); for estimating what a save writes.
 uint64_t tensor_bytes(const PickleValue& value);
-
-namespace checkpoint_internal {
-
-// Bytes of the files copy_files() would copy from `input_dir`, for the free-space check.
-uint64_t copied_files_bytes(const std::string& input_dir);
-
-// Copies `from` to `to` (created or truncated, with `from`'s permissions), reporting the
-// real cause of a failure: std::filesystem::copy_file reports a full disk as "Input/output
-// error". `point` names the copy for fault injection. The caller syncs.
-void copy_file_reporting(const std::filesystem::path& from, const std::filesystem::path& to,
-                         const char* point);
-
-}  // namespace checkpoint_internal
 
 }  // namespace tt::checkpointing

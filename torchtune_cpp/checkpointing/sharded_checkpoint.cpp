@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 
+#include "torchtune_cpp/checkpointing/checkpoint_internal.h"
 #include "torchtune_cpp/checkpointing/checkpoint_paths.h"
 #include "torchtune_cpp/checkpointing/safetensors.h"
 #include "torchtune_cpp/checkpointing/safetensors_writer.h"
@@ -28,16 +29,6 @@ std::string shard_name(int64_t rank, int64_t world) {
   std::snprintf(buf, sizeof buf, "shard-%05lld-of-%05lld.safetensors", static_cast<long long>(rank),
                 static_cast<long long>(world));
   return buf;
-}
-
-nlohmann::json read_index(const fs::path& index_path) {
-  try {
-    std::ifstream in(index_path);
-    return nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    TT_CHECK(false, index_path.string(), "is not valid JSON: ", e.what());
-  }
-  return {};
 }
 
 }  // namespace
@@ -81,7 +72,7 @@ NamedOptimizerState read_sharded_checkpoint(const ModelShards& model, const std:
                                             const PickleValue& group) {
   const fs::path index_path = fs::path(dir) / kShardedCheckpointIndex;
   const std::string where = index_path.string();
-  const nlohmann::json index = read_index(index_path);
+  const nlohmann::json index = checkpoint_internal::read_index_json(index_path);
   TT_CHECK(index.value("format", "") == kFormat, where, "is not a ", kFormat, " index");
   const int64_t old_world = index.at("world_size").get<int64_t>();
   const auto& units = model.units;
@@ -144,7 +135,8 @@ NamedOptimizerState read_sharded_checkpoint(const ModelShards& model, const std:
 }
 
 ShardedOutputLayout read_sharded_output_layout(const std::string& dir) {
-  const nlohmann::json index = read_index(fs::path(dir) / kShardedCheckpointIndex);
+  const nlohmann::json index =
+      checkpoint_internal::read_index_json(fs::path(dir) / kShardedCheckpointIndex);
   if (!index.contains("output_layout")) return {};
   return index["output_layout"].get<ShardedOutputLayout>();
 }
