@@ -15,6 +15,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "torchtune_cpp/core/pickle_value.h"
 #include "torchtune_cpp/utils/check.h"
 
 #if defined(TT_WITH_CUDA)
@@ -268,16 +269,7 @@ c10::ScalarType parse_dtype(const std::string& name) {
 }
 
 std::string dtype_name(c10::ScalarType dtype) {
-  switch (dtype) {
-    case c10::kBFloat16:
-      return "bfloat16";
-    case c10::kHalf:
-      return "float16";
-    case c10::kFloat:
-      return "float32";
-    default:
-      return c10::toString(dtype);
-  }
+  return tt::python_dtype_name(dtype);
 }
 
 c10::Device parse_device(const std::string& name) {
